@@ -1,0 +1,67 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// SetPrintFields fills the printing fields of status from the rest of the object, the way
+// kubectl's printer computes the columns of `kubectl get jobs`. now is used for the
+// DURATION of a job that has not completed.
+func SetPrintFields(job *BatchJob, status *BatchJobStatus, now time.Time) {
+	status.State = printState(job, status)
+	status.CompletionsText = printCompletions(&job.Spec, status)
+	status.Duration = printDuration(status, now)
+}
+
+func printState(job *BatchJob, status *BatchJobStatus) string {
+	switch {
+	case hasTrueCondition(status, JobComplete):
+		return "Complete"
+	case hasTrueCondition(status, JobFailed):
+		return "Failed"
+	case job.DeletionTimestamp != nil:
+		return "Terminating"
+	case hasTrueCondition(status, JobSuspended):
+		return "Suspended"
+	case hasTrueCondition(status, JobFailureTarget):
+		return "FailureTarget"
+	case hasTrueCondition(status, JobSuccessCriteriaMet):
+		return "SuccessCriteriaMet"
+	default:
+		return "Running"
+	}
+}
+
+func printCompletions(spec *BatchJobSpec, status *BatchJobStatus) string {
+	if spec.Completions != nil {
+		return fmt.Sprintf("%d/%d", status.Succeeded, *spec.Completions)
+	}
+	if spec.Parallelism != nil && *spec.Parallelism > 1 {
+		return fmt.Sprintf("%d/1 of %d", status.Succeeded, *spec.Parallelism)
+	}
+	return fmt.Sprintf("%d/1", status.Succeeded)
+}
+
+func printDuration(status *BatchJobStatus, now time.Time) string {
+	switch {
+	case status.StartTime == nil:
+		return ""
+	case status.CompletionTime == nil:
+		return duration.HumanDuration(now.Sub(status.StartTime.Time))
+	default:
+		return duration.HumanDuration(status.CompletionTime.Sub(status.StartTime.Time))
+	}
+}
+
+func hasTrueCondition(status *BatchJobStatus, t JobConditionType) bool {
+	for i := range status.Conditions {
+		if status.Conditions[i].Type == t && status.Conditions[i].Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
