@@ -1,0 +1,141 @@
+// Package testutil holds object builders for tests: MakeBatchJob(...).Completions(5).Obj(),
+// MakePod(...).Phase(...).Index(2).Obj(). Builders only set what a test asks for.
+package testutil
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+)
+
+// JobWrapper builds a BatchJob.
+type JobWrapper struct{ v1alpha1.BatchJob }
+
+// MakeBatchJob returns a job with UID "<name>-uid", one container "main" and restartPolicy Never.
+func MakeBatchJob(name, ns string) *JobWrapper {
+	return &JobWrapper{v1alpha1.BatchJob{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID(name + "-uid")},
+		Spec: v1alpha1.BatchJobSpec{
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
+				},
+			},
+		},
+	}}
+}
+
+// Obj returns a deep copy of the built job.
+func (w *JobWrapper) Obj() *v1alpha1.BatchJob { return w.BatchJob.DeepCopy() }
+
+func (w *JobWrapper) Completions(n int32) *JobWrapper  { w.Spec.Completions = ptr.To(n); return w }
+func (w *JobWrapper) Parallelism(n int32) *JobWrapper  { w.Spec.Parallelism = ptr.To(n); return w }
+func (w *JobWrapper) BackoffLimit(n int32) *JobWrapper { w.Spec.BackoffLimit = ptr.To(n); return w }
+func (w *JobWrapper) Suspend(s bool) *JobWrapper       { w.Spec.Suspend = ptr.To(s); return w }
+func (w *JobWrapper) ManagedBy(s string) *JobWrapper   { w.Spec.ManagedBy = ptr.To(s); return w }
+
+// NoCompletions makes a work-queue job (completions nil) with the given parallelism.
+func (w *JobWrapper) NoCompletions(parallelism int32) *JobWrapper {
+	w.Spec.Completions = nil
+	w.Spec.Parallelism = ptr.To(parallelism)
+	return w
+}
+
+func (w *JobWrapper) Indexed() *JobWrapper {
+	w.Spec.CompletionMode = ptr.To(v1alpha1.IndexedCompletion)
+	return w
+}
+
+func (w *JobWrapper) BackoffLimitPerIndex(n int32) *JobWrapper {
+	w.Spec.BackoffLimitPerIndex = ptr.To(n)
+	return w
+}
+
+func (w *JobWrapper) MaxFailedIndexes(n int32) *JobWrapper {
+	w.Spec.MaxFailedIndexes = ptr.To(n)
+	return w
+}
+
+func (w *JobWrapper) ActiveDeadlineSeconds(s int64) *JobWrapper {
+	w.Spec.ActiveDeadlineSeconds = ptr.To(s)
+	return w
+}
+
+func (w *JobWrapper) TTLSecondsAfterFinished(s int32) *JobWrapper {
+	w.Spec.TTLSecondsAfterFinished = ptr.To(s)
+	return w
+}
+
+func (w *JobWrapper) PodReplacementPolicy(p v1alpha1.PodReplacementPolicy) *JobWrapper {
+	w.Spec.PodReplacementPolicy = ptr.To(p)
+	return w
+}
+
+func (w *JobWrapper) PodFailurePolicy(rules ...v1alpha1.PodFailurePolicyRule) *JobWrapper {
+	w.Spec.PodFailurePolicy = &v1alpha1.PodFailurePolicy{Rules: rules}
+	return w
+}
+
+func (w *JobWrapper) SuccessPolicy(rules ...v1alpha1.SuccessPolicyRule) *JobWrapper {
+	w.Spec.SuccessPolicy = &v1alpha1.SuccessPolicy{Rules: rules}
+	return w
+}
+
+func (w *JobWrapper) RestartPolicy(p corev1.RestartPolicy) *JobWrapper {
+	w.Spec.Template.Spec.RestartPolicy = p
+	return w
+}
+
+func (w *JobWrapper) DeletionTimestamp(t time.Time) *JobWrapper {
+	w.ObjectMeta.DeletionTimestamp = &metav1.Time{Time: t}
+	return w
+}
+
+// Status replaces the whole status.
+func (w *JobWrapper) Status(s v1alpha1.BatchJobStatus) *JobWrapper { w.BatchJob.Status = s; return w }
+
+func (w *JobWrapper) StartTime(t time.Time) *JobWrapper {
+	w.BatchJob.Status.StartTime = &metav1.Time{Time: t}
+	return w
+}
+
+func (w *JobWrapper) Succeeded(n int32) *JobWrapper { w.BatchJob.Status.Succeeded = n; return w }
+func (w *JobWrapper) Failed(n int32) *JobWrapper    { w.BatchJob.Status.Failed = n; return w }
+func (w *JobWrapper) Active(n int32) *JobWrapper    { w.BatchJob.Status.Active = n; return w }
+
+func (w *JobWrapper) CompletedIndexes(s string) *JobWrapper {
+	w.BatchJob.Status.CompletedIndexes = s
+	return w
+}
+
+func (w *JobWrapper) FailedIndexes(s string) *JobWrapper {
+	w.BatchJob.Status.FailedIndexes = ptr.To(s)
+	return w
+}
+
+func (w *JobWrapper) Uncounted(succeeded, failed []types.UID) *JobWrapper {
+	w.BatchJob.Status.UncountedTerminatedPods = &v1alpha1.UncountedTerminatedPods{Succeeded: succeeded, Failed: failed}
+	return w
+}
+
+// Condition appends a condition whose probe and transition times are t.
+func (w *JobWrapper) Condition(t v1alpha1.JobConditionType, s corev1.ConditionStatus, reason, msg string, at time.Time) *JobWrapper {
+	w.BatchJob.Status.Conditions = append(w.BatchJob.Status.Conditions, Cond(t, s, reason, msg, at))
+	return w
+}
+
+// Cond builds a job condition with probe and transition times at.
+func Cond(t v1alpha1.JobConditionType, s corev1.ConditionStatus, reason, msg string, at time.Time) v1alpha1.JobCondition {
+	return v1alpha1.JobCondition{
+		Type: t, Status: s, Reason: reason, Message: msg,
+		LastProbeTime: metav1.NewTime(at), LastTransitionTime: metav1.NewTime(at),
+	}
+}

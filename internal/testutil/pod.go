@@ -1,0 +1,118 @@
+package testutil
+
+import (
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+)
+
+// PodWrapper builds a Pod.
+type PodWrapper struct{ corev1.Pod }
+
+// MakePod returns a Pending pod with UID = name, one container "main" and the tracking finalizer.
+func MakePod(name, ns string) *PodWrapper {
+	return &PodWrapper{corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ns, UID: types.UID(name),
+			Finalizers: []string{v1alpha1.JobTrackingFinalizer},
+		},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "main"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending},
+	}}
+}
+
+// Obj returns a deep copy of the built pod.
+func (w *PodWrapper) Obj() *corev1.Pod { return w.Pod.DeepCopy() }
+
+func (w *PodWrapper) Phase(p corev1.PodPhase) *PodWrapper { w.Status.Phase = p; return w }
+
+// NoFinalizer removes the tracking finalizer.
+func (w *PodWrapper) NoFinalizer() *PodWrapper { w.Finalizers = nil; return w }
+
+func (w *PodWrapper) Index(i int) *PodWrapper {
+	return w.Annotation(v1alpha1.JobCompletionIndexAnnotation, strconv.Itoa(i))
+}
+
+func (w *PodWrapper) Annotation(k, v string) *PodWrapper {
+	if w.Annotations == nil {
+		w.Annotations = map[string]string{}
+	}
+	w.Annotations[k] = v
+	return w
+}
+
+// FailureCount sets the job-index-failure-count annotation (and the ignored count if > 0).
+func (w *PodWrapper) FailureCount(counted, ignored int) *PodWrapper {
+	w.Annotation(v1alpha1.JobIndexFailureCountAnnotation, strconv.Itoa(counted))
+	if ignored > 0 {
+		w.Annotation(v1alpha1.JobIndexIgnoredFailureCountAnnotation, strconv.Itoa(ignored))
+	}
+	return w
+}
+
+func (w *PodWrapper) NodeName(n string) *PodWrapper { w.Spec.NodeName = n; return w }
+
+func (w *PodWrapper) Created(t time.Time) *PodWrapper {
+	w.CreationTimestamp = metav1.NewTime(t)
+	return w
+}
+
+// Deleted sets a deletionTimestamp with a zero grace period.
+func (w *PodWrapper) Deleted(t time.Time) *PodWrapper {
+	w.DeletionTimestamp = &metav1.Time{Time: t}
+	w.DeletionGracePeriodSeconds = ptr.To[int64](0)
+	return w
+}
+
+// Ready adds Ready=True since t.
+func (w *PodWrapper) Ready(t time.Time) *PodWrapper {
+	return w.PodCondition(corev1.PodReady, corev1.ConditionTrue, t)
+}
+
+// NotReadySince adds Ready=False since t (the fallback finish time of a pod).
+func (w *PodWrapper) NotReadySince(t time.Time) *PodWrapper {
+	return w.PodCondition(corev1.PodReady, corev1.ConditionFalse, t)
+}
+
+func (w *PodWrapper) PodCondition(t corev1.PodConditionType, s corev1.ConditionStatus, at time.Time) *PodWrapper {
+	w.Status.Conditions = append(w.Status.Conditions, corev1.PodCondition{Type: t, Status: s, LastTransitionTime: metav1.NewTime(at)})
+	return w
+}
+
+// Exited records that container name terminated with code at finishedAt.
+func (w *PodWrapper) Exited(name string, code int32, finishedAt time.Time) *PodWrapper {
+	w.Status.ContainerStatuses = append(w.Status.ContainerStatuses, terminated(name, code, finishedAt, ""))
+	return w
+}
+
+// ExitedWithMessage is Exited with a termination message.
+func (w *PodWrapper) ExitedWithMessage(name string, code int32, finishedAt time.Time, msg string) *PodWrapper {
+	w.Status.ContainerStatuses = append(w.Status.ContainerStatuses, terminated(name, code, finishedAt, msg))
+	return w
+}
+
+// InitExited records that init container name terminated with code at finishedAt.
+func (w *PodWrapper) InitExited(name string, code int32, finishedAt time.Time) *PodWrapper {
+	w.Status.InitContainerStatuses = append(w.Status.InitContainerStatuses, terminated(name, code, finishedAt, ""))
+	return w
+}
+
+// Restarts records a running container with the given restart count.
+func (w *PodWrapper) Restarts(name string, n int32) *PodWrapper {
+	w.Status.ContainerStatuses = append(w.Status.ContainerStatuses, corev1.ContainerStatus{
+		Name: name, RestartCount: n, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+	})
+	return w
+}
+
+func terminated(name string, code int32, at time.Time, msg string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: code, FinishedAt: metav1.NewTime(at), Message: msg,
+	}}}
+}
