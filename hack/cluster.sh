@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# A local Kubernetes cluster for development, demos, e2e tests and benchmarks: kwokctl's
+# binary runtime running etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# the KWOK controller from bin/ (built from Go modules; no containers, no downloads), with
+# fake nodes whose pods are driven by our own KWOK stages (config/kwok/stages/).
+#
+#   hack/cluster.sh up        start (or reuse) the cluster, install the CRD and admission
+#   hack/cluster.sh down      stop it and delete its files
+#   hack/cluster.sh env       print the `export KUBECONFIG=...` line
+#   hack/cluster.sh install   install the CRD and admission policies into $KUBECONFIG
+#
+# Settings (environment):
+#   CLUSTER_NAME     kwokctl cluster name (default batchjob)
+#   CLUSTER_PORT     kube-apiserver port on 127.0.0.1 (default 16443); the other
+#                    components use the five ports above it
+#   CLUSTER_DIR      KWOK_WORKDIR and kubeconfig location (default tmp/clusters/NAME)
+#   CLUSTER_NODES    number of fake nodes (default 3)
+#   KCM_CONTROLLERS  kube-controller-manager --controllers (default: garbage collector,
+#                    serviceaccount and namespace controllers; no job-controller)
+#   DISABLE_QPS_LIMITS  true lifts apiserver/controller-manager rate limits (benchmarks)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${ROOT}/bin"
+CLUSTER_NAME="${CLUSTER_NAME:-batchjob}"
+CLUSTER_PORT="${CLUSTER_PORT:-16443}"
+CLUSTER_DIR="${CLUSTER_DIR:-${ROOT}/tmp/clusters/${CLUSTER_NAME}}"
+CLUSTER_NODES="${CLUSTER_NODES:-3}"
+KCM_CONTROLLERS="${KCM_CONTROLLERS:-garbage-collector-controller,serviceaccount-controller,namespace-controller}"
+DISABLE_QPS_LIMITS="${DISABLE_QPS_LIMITS:-false}"
+CLUSTER_KUBECONFIG="${CLUSTER_DIR}/kubeconfig"
+TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl)
+
+log() { echo "cluster(${CLUSTER_NAME}): $*" >&2; }
+kctl() { "${BIN}/kubectl" --kubeconfig "${CLUSTER_KUBECONFIG}" "$@"; }
+# kwokctl takes kubectl from PATH before its own setting: put ours first.
+kwokctl() { PATH="${BIN}:${PATH}" KWOK_WORKDIR="${CLUSTER_DIR}" timeout 240 "${BIN}/kwokctl" "$@"; }
+
+# ensure_tools builds the pinned binaries if any is missing, printing a heartbeat during the
+# minutes-long first build. A lock keeps two of our scripts from building at once.
+ensure_tools() {
+  local missing=0 b
+  for b in "${TOOLS[@]}"; do [[ -x "${BIN}/${b}" ]] || missing=1; done
+  [[ "${missing}" == 0 ]] && return
+  log "building the Kubernetes binaries and kwok into bin/ (first time only; ~10 minutes on 2 cores)"
+  mkdir -p "${BIN}"
+  ( while sleep 30; do echo "cluster(${CLUSTER_NAME}): ... still building the tools" >&2; done ) &
+  local ticker=$!
+  local rc=0
+  flock "${BIN}/.build.lock" "${ROOT}/hack/build-tools.sh" kube dev || rc=$?
+  kill "${ticker}" 2>/dev/null || true
+  wait "${ticker}" 2>/dev/null || true
+  return "${rc}"
+}
+
+reachable() {
+  [[ -f "${CLUSTER_KUBECONFIG}" ]] && kctl get --raw /readyz --request-timeout=5s >/dev/null 2>&1
+}
+
+render_config() {
+  export BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS
+  export ETCD_PORT=$((CLUSTER_PORT + 1)) ETCD_PEER_PORT=$((CLUSTER_PORT + 2))
+  export KCM_PORT=$((CLUSTER_PORT + 3)) SCHEDULER_PORT=$((CLUSTER_PORT + 4))
+  export KWOK_PORT=$((CLUSTER_PORT + 5))
+  envsubst < "${ROOT}/config/kwok/kwokctl.yaml" > "${CLUSTER_DIR}/kwokctl.yaml"
+}
+
+# nodes prints CLUSTER_NODES untainted fake nodes. kwokctl's own `scale node` template
+# caps them at 110 pods; benchmarks run far more pods than that at once.
+nodes() {
+  local i
+  for ((i = 0; i < CLUSTER_NODES; i++)); do
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-${i}
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: kwok-node-${i}
+    kubernetes.io/os: linux
+    type: kwok
+status:
+  addresses: [{type: InternalIP, address: 127.0.0.1}, {type: Hostname, address: kwok-node-${i}}]
+  allocatable: {cpu: "1k", memory: 1Ti, pods: "10k"}
+  capacity: {cpu: "1k", memory: 1Ti, pods: "10k"}
+EOF
+  done
+}
+
+# wait_for runs "$@" every second until it succeeds or $1 seconds pass.
+wait_for() {
+  local timeout="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then log "timed out after ${timeout}s waiting for ${what}"; return 1; fi
+    sleep 1
+  done
+}
+
+cmd_install() {
+  local k=("${BIN}/kubectl")
+  [[ -n "${KUBECONFIG:-}" ]] && k+=(--kubeconfig "${KUBECONFIG}")
+  log "installing the BatchJob CRD (server-side apply)"
+  "${k[@]}" apply --server-side --force-conflicts -f "${ROOT}/config/crd/bases/" >/dev/null
+  "${k[@]}" wait --for=condition=Established --timeout=60s crd/batchjobs.batchjob.dev >/dev/null
+  local f
+  for f in "${ROOT}"/config/admission/*.yaml; do
+    [[ -f "${f}" && "$(basename "${f}")" != kustomization.yaml ]] || continue
+    log "installing admission policies from config/admission/$(basename "${f}")"
+    "${k[@]}" apply --server-side --force-conflicts -f "${f}" >/dev/null
+  done
+}
+
+cmd_up() {
+  ensure_tools
+  mkdir -p "${CLUSTER_DIR}"
+  if reachable; then
+    log "already running at https://127.0.0.1:${CLUSTER_PORT}"
+  else
+    if [[ -d "${CLUSTER_DIR}/clusters/${CLUSTER_NAME}" ]]; then
+      log "removing a stale cluster left in ${CLUSTER_DIR}"
+      kwokctl delete cluster --name "${CLUSTER_NAME}" --kubeconfig "${CLUSTER_KUBECONFIG}" >/dev/null 2>&1 || true
+    fi
+    render_config
+    log "starting kwokctl cluster on https://127.0.0.1:${CLUSTER_PORT} (workdir ${CLUSTER_DIR})"
+    local start=${SECONDS}
+    if ! kwokctl create cluster --name "${CLUSTER_NAME}" --config "${CLUSTER_DIR}/kwokctl.yaml" \
+        --kubeconfig "${CLUSTER_KUBECONFIG}" --wait 120s --timeout 180s >"${CLUSTER_DIR}/create.log" 2>&1; then
+      log "kwokctl create cluster failed; its output (${CLUSTER_DIR}/create.log):"
+      tail -n 30 "${CLUSTER_DIR}/create.log" >&2 || true
+      exit 1
+    fi
+    log "control plane up in $((SECONDS - start))s"
+  fi
+  log "applying KWOK stages and ${CLUSTER_NODES} fake nodes"
+  wait_for 60 "the Stage CRD" kctl get stages.kwok.x-k8s.io
+  kctl apply -f "${ROOT}/config/kwok/stages/" >/dev/null
+  nodes | kctl apply -f - >/dev/null
+  wait_for 60 "nodes to become Ready" kctl wait --for=condition=Ready node --all --timeout=5s
+  # The TaintNodesByCondition admission plugin taints every new node not-ready; with no
+  # node-lifecycle controller running, nothing would ever lift it.
+  kctl taint nodes --all node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
+  wait_for 60 "the default ServiceAccount" kctl get serviceaccount default -n default
+  KUBECONFIG="${CLUSTER_KUBECONFIG}" cmd_install
+  log "ready; use it with:  export KUBECONFIG=${CLUSTER_KUBECONFIG}"
+}
+
+cmd_down() {
+  if [[ ! -d "${CLUSTER_DIR}/clusters/${CLUSTER_NAME}" ]]; then
+    log "no cluster in ${CLUSTER_DIR}"
+    return
+  fi
+  # kwokctl stops every component by the PID it recorded in clusters/NAME/pids/.
+  log "deleting"
+  kwokctl delete cluster --name "${CLUSTER_NAME}" --kubeconfig "${CLUSTER_KUBECONFIG}" >/dev/null
+  rm -f "${CLUSTER_KUBECONFIG}" "${CLUSTER_DIR}/kwokctl.yaml" "${CLUSTER_DIR}/create.log"
+  log "deleted"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  env) echo "export KUBECONFIG=${CLUSTER_KUBECONFIG}" ;;
+  install) cmd_install ;;
+  *) echo "usage: $0 up|down|env|install" >&2; exit 2 ;;
+esac
