@@ -107,7 +107,10 @@ cmd_install() {
   [[ -n "${KUBECONFIG:-}" ]] && k+=(--kubeconfig "${KUBECONFIG}")
   log "installing the BatchJob CRD (server-side apply)"
   "${k[@]}" apply --server-side --force-conflicts -f "${ROOT}/config/crd/bases/" >/dev/null
-  "${k[@]}" wait --for=condition=Established --timeout=60s crd/batchjobs.batchjob.dev >/dev/null
+  # Retried: right after the apply the CRD has no status yet and `kubectl wait` errors out.
+  wait_for 60 "the CRD to be established" "${k[@]}" wait --for=condition=Established --timeout=5s crd/batchjobs.batchjob.dev
+  # The first request to a new API group can take a few seconds (discovery refresh).
+  wait_for 60 "the batchjobs API" "${k[@]}" get batchjobs.batchjob.dev -A
   local f
   for f in "${ROOT}"/config/admission/*.yaml; do
     [[ -f "${f}" && "$(basename "${f}")" != kustomization.yaml ]] || continue
