@@ -57,7 +57,7 @@ build: ## Build the controller binary into bin/.
 ##@ Test
 
 .PHONY: test
-test: test-unit test-integration ## Unit tests, a short fuzz run, and envtest integration tests.
+test: test-unit test-integration test-helm ## Unit tests, a short fuzz run, envtest integration tests, chart tests.
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure decision logic (no API server).
@@ -67,6 +67,10 @@ test-unit: ## Unit tests of the pure decision logic (no API server).
 .PHONY: test-integration
 test-integration: tools-kube manifests ## envtest: a real etcd and kube-apiserver from bin/.
 	go test $(GO_TEST_FLAGS) -p 1 -timeout 30m ./test/integration/...
+
+.PHONY: test-helm
+test-helm: tools-kube manifests ## The Helm chart and config/default: helm lint, rendered objects, RBAC, sync-chart.
+	go test $(GO_TEST_FLAGS) ./test/helm/...
 
 .PHONY: test-e2e
 test-e2e: tools build ## End to end against a local kwokctl cluster started by the tests.
