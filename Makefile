@@ -33,7 +33,7 @@ tools-dev: ## controller-gen, kwok, kwokctl, helm.
 
 .PHONY: manifests
 manifests: tools-dev ## Generate the CRD and RBAC from kubebuilder markers, and sync the Helm chart.
-	$(CONTROLLER_GEN) crd:maxDescLen=0 rbac:roleName=batchjob-controller paths=./internal/... \
+	$(CONTROLLER_GEN) crd:maxDescLen=0,generateEmbeddedObjectMeta=true rbac:roleName=batchjob-controller paths=./internal/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	@if [[ -x hack/sync-chart.sh ]]; then hack/sync-chart.sh; fi
 

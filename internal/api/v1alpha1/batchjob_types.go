@@ -3,11 +3,11 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // CompletionMode specifies how pod completions are tracked.
 // +enum
+// +kubebuilder:validation:Enum=NonIndexed;Indexed
 type CompletionMode string
 
 const (
@@ -19,6 +19,7 @@ const (
 
 // PodFailurePolicyAction is what happens when a failed pod matches a rule.
 // +enum
+// +kubebuilder:validation:Enum=Count;FailIndex;FailJob;Ignore
 type PodFailurePolicyAction string
 
 const (
@@ -30,6 +31,7 @@ const (
 
 // PodFailurePolicyOnExitCodesOperator relates a container's exit code to the rule's values.
 // +enum
+// +kubebuilder:validation:Enum=In;NotIn
 type PodFailurePolicyOnExitCodesOperator string
 
 const (
@@ -39,6 +41,7 @@ const (
 
 // PodReplacementPolicy says when a replacement pod may be created.
 // +enum
+// +kubebuilder:validation:Enum=TerminatingOrFailed;Failed
 type PodReplacementPolicy string
 
 const (
@@ -49,27 +52,39 @@ const (
 )
 
 // PodFailurePolicyOnExitCodesRequirement matches failed pods by container exit codes.
+// +kubebuilder:validation:XValidation:rule="self.operator != 'In' || !(0 in self.values)",message="spec.podFailurePolicy.rules[*].onExitCodes.values: must not be 0 for the In operator",fieldPath=.values
+// +kubebuilder:validation:XValidation:rule="self.values.isSorted()",message="spec.podFailurePolicy.rules[*].onExitCodes.values: must be ordered",fieldPath=.values
 type PodFailurePolicyOnExitCodesRequirement struct {
 	// containerName restricts the check to one container or init container.
+	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	ContainerName *string `json:"containerName,omitempty"`
 	// operator is In or NotIn.
 	Operator PodFailurePolicyOnExitCodesOperator `json:"operator"`
 	// values is the set of exit codes, sorted ascending, without duplicates.
 	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=255
 	Values []int32 `json:"values"`
 }
 
 // PodFailurePolicyOnPodConditionsPattern matches failed pods by a pod condition.
 type PodFailurePolicyOnPodConditionsPattern struct {
-	// type is the pod condition type to match.
+	// type is the pod condition type to match (a qualified name).
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=316
+	// +kubebuilder:validation:XValidation:rule=`size(self) <= 316 && self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')`,message="spec.podFailurePolicy.rules[*].onPodConditions[*].type: must be a qualified name"
 	Type corev1.PodConditionType `json:"type"`
 	// status of the condition to match; defaults to True.
+	// +kubebuilder:validation:Enum=True;False;Unknown
+	// +kubebuilder:default=True
 	// +optional
-	Status corev1.ConditionStatus `json:"status"`
+	Status corev1.ConditionStatus `json:"status,omitempty"`
 }
 
 // PodFailurePolicyRule is one rule of a podFailurePolicy; the first matching rule wins.
+// +kubebuilder:validation:XValidation:rule="!(has(self.onExitCodes) && has(self.onPodConditions) && size(self.onPodConditions) > 0)",message="spec.podFailurePolicy.rules[*]: specifying both OnExitCodes and OnPodConditions is not supported"
+// +kubebuilder:validation:XValidation:rule="has(self.onExitCodes) || (has(self.onPodConditions) && size(self.onPodConditions) > 0)",message="spec.podFailurePolicy.rules[*]: specifying one of OnExitCodes and OnPodConditions is required"
 type PodFailurePolicyRule struct {
 	// action is FailJob, FailIndex, Ignore or Count.
 	Action PodFailurePolicyAction `json:"action"`
@@ -78,6 +93,7 @@ type PodFailurePolicyRule struct {
 	OnExitCodes *PodFailurePolicyOnExitCodesRequirement `json:"onExitCodes,omitempty"`
 	// onPodConditions matches by pod conditions.
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	OnPodConditions []PodFailurePolicyOnPodConditionsPattern `json:"onPodConditions,omitempty"`
 }
@@ -86,6 +102,7 @@ type PodFailurePolicyRule struct {
 type PodFailurePolicy struct {
 	// rules are evaluated in order.
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
 	Rules []PodFailurePolicyRule `json:"rules"`
 }
 
@@ -93,28 +110,68 @@ type PodFailurePolicy struct {
 type SuccessPolicy struct {
 	// rules are evaluated in order; the first satisfied rule wins.
 	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
 	Rules []SuccessPolicyRule `json:"rules"`
 }
 
 // SuccessPolicyRule is one rule of a successPolicy.
+// +kubebuilder:validation:XValidation:rule="has(self.succeededIndexes) || has(self.succeededCount)",message="spec.successPolicy.rules[*]: at least one of succeededCount or succeededIndexes must be specified"
 type SuccessPolicyRule struct {
-	// succeededIndexes is an interval list such as "1,3-5,7".
+	// succeededIndexes is an interval list such as "1,3-5,7". The pattern checks the
+	// format; ordering, bounds and the count are checked by config/admission.
+	// +kubebuilder:validation:MaxLength=65536
+	// +kubebuilder:validation:Pattern=`^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$`
 	// +optional
 	SucceededIndexes *string `json:"succeededIndexes,omitempty"`
 	// succeededCount is the minimum number of succeeded indexes (of succeededIndexes, if set).
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	SucceededCount *int32 `json:"succeededCount,omitempty"`
 }
 
-// BatchJobSpec mirrors batch/v1 JobSpec.
+// BatchJobSpec mirrors batch/v1 JobSpec. The rules below are batch/v1's ValidateJobSpec and
+// ValidateJobSpecUpdate (pkg/apis/batch/validation) as far as CEL can state them; see
+// validation.md in this package for the ones that live in config/admission instead.
+//
+// Create and update:
+// +kubebuilder:validation:XValidation:rule="has(self.template.spec.restartPolicy) && self.template.spec.restartPolicy in ['OnFailure', 'Never']",message="spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",fieldPath=.template.spec.restartPolicy,reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.podFailurePolicy) || self.template.spec.?restartPolicy.orValue('Never') != 'OnFailure'",message="spec.template.spec.restartPolicy: only \"Never\" is supported when podFailurePolicy is specified",fieldPath=.template.spec.restartPolicy
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || has(self.completions)",message="spec.completions: Required value: when completion mode is Indexed",fieldPath=.completions,reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || !has(self.parallelism) || self.parallelism <= 100000",message="spec.parallelism: must be less than or equal to 100000 when completion mode is Indexed",fieldPath=.parallelism
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || !has(self.completions) || !has(self.maxFailedIndexes) || self.maxFailedIndexes <= self.completions",message="spec.maxFailedIndexes: must be less than or equal to completions",fieldPath=.maxFailedIndexes
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || !has(self.maxFailedIndexes) || self.maxFailedIndexes <= 100000",message="spec.maxFailedIndexes: must be less than or equal to 100000",fieldPath=.maxFailedIndexes
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || !has(self.completions) || self.completions <= 100000 || !has(self.backoffLimitPerIndex) || has(self.maxFailedIndexes)",message="spec.maxFailedIndexes: Required value: must be specified when completions is above 100000",fieldPath=.maxFailedIndexes,reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || !has(self.completions) || self.completions <= 100000 || !has(self.backoffLimitPerIndex) || !has(self.parallelism) || self.parallelism <= 10000",message="spec.parallelism: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",fieldPath=.parallelism
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || !has(self.completions) || self.completions <= 100000 || !has(self.backoffLimitPerIndex) || !has(self.maxFailedIndexes) || self.maxFailedIndexes <= 10000",message="spec.maxFailedIndexes: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",fieldPath=.maxFailedIndexes
+// +kubebuilder:validation:XValidation:rule="self.completionMode == 'Indexed' || !has(self.backoffLimitPerIndex)",message="spec.backoffLimitPerIndex: requires indexed completion mode",fieldPath=.backoffLimitPerIndex
+// +kubebuilder:validation:XValidation:rule="self.completionMode == 'Indexed' || !has(self.maxFailedIndexes)",message="spec.maxFailedIndexes: requires indexed completion mode",fieldPath=.maxFailedIndexes
+// +kubebuilder:validation:XValidation:rule="!has(self.maxFailedIndexes) || has(self.backoffLimitPerIndex)",message="spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified",fieldPath=.backoffLimitPerIndex,reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.podFailurePolicy) || has(self.backoffLimitPerIndex) || !self.podFailurePolicy.rules.exists(r, r.action == 'FailIndex')",message="spec.podFailurePolicy.rules[*].action: FailIndex requires the backoffLimitPerIndex to be set",fieldPath=.podFailurePolicy
+// +kubebuilder:validation:XValidation:rule="!has(self.podFailurePolicy) || !has(self.podReplacementPolicy) || self.podReplacementPolicy == 'Failed'",message="spec.podReplacementPolicy: Unsupported value: only \"Failed\" is supported when podFailurePolicy is specified",fieldPath=.podReplacementPolicy
+// +kubebuilder:validation:XValidation:rule="self.completionMode == 'Indexed' || !has(self.successPolicy)",message="spec.successPolicy: requires indexed completion mode",fieldPath=.successPolicy
+// +kubebuilder:validation:XValidation:rule="!has(self.successPolicy) || !has(self.completions) || self.successPolicy.rules.all(r, !has(r.succeededCount) || r.succeededCount <= self.completions)",message="spec.successPolicy.rules[*].succeededCount: must be less than or equal to spec.completions (the number of specified completions)",fieldPath=.successPolicy
+//
+// Update only:
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.selector) || (has(self.selector) && self.selector == oldSelf.selector)",message="spec.selector: field is immutable",fieldPath=.selector
+// +kubebuilder:validation:XValidation:rule="self.completionMode == oldSelf.completionMode",message="spec.completionMode: field is immutable",fieldPath=.completionMode
+// +kubebuilder:validation:XValidation:rule="has(self.podFailurePolicy) == has(oldSelf.podFailurePolicy) && (!has(self.podFailurePolicy) || self.podFailurePolicy == oldSelf.podFailurePolicy)",message="spec.podFailurePolicy: field is immutable",fieldPath=.podFailurePolicy
+// +kubebuilder:validation:XValidation:rule="has(self.backoffLimitPerIndex) == has(oldSelf.backoffLimitPerIndex) && (!has(self.backoffLimitPerIndex) || self.backoffLimitPerIndex == oldSelf.backoffLimitPerIndex)",message="spec.backoffLimitPerIndex: field is immutable",fieldPath=.backoffLimitPerIndex
+// +kubebuilder:validation:XValidation:rule="has(self.managedBy) == has(oldSelf.managedBy) && (!has(self.managedBy) || self.managedBy == oldSelf.managedBy)",message="spec.managedBy: field is immutable",fieldPath=.managedBy
+// +kubebuilder:validation:XValidation:rule="has(self.successPolicy) == has(oldSelf.successPolicy) && (!has(self.successPolicy) || self.successPolicy == oldSelf.successPolicy)",message="spec.successPolicy: field is immutable",fieldPath=.successPolicy
+// +kubebuilder:validation:XValidation:rule="self.completionMode == 'Indexed' || self.?completions == oldSelf.?completions",message="spec.completions: field is immutable",fieldPath=.completions
+// +kubebuilder:validation:XValidation:rule="self.completionMode != 'Indexed' || self.?completions == oldSelf.?completions || !has(self.completions) || self.completions == self.?parallelism.orValue(-1)",message="spec.completions: can only be modified in tandem with spec.parallelism",fieldPath=.completions
 type BatchJobSpec struct {
 	// parallelism is the maximum number of pods running at once.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	Parallelism *int32 `json:"parallelism,omitempty"`
 	// completions is the number of successful pods the BatchJob needs; unset means work queue.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	Completions *int32 `json:"completions,omitempty"`
 	// activeDeadlineSeconds bounds the time the BatchJob may be active, from startTime.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 	// podFailurePolicy decides how failed pods are handled.
@@ -124,134 +181,46 @@ type BatchJobSpec struct {
 	// +optional
 	SuccessPolicy *SuccessPolicy `json:"successPolicy,omitempty"`
 	// backoffLimit is the number of counted failures before the BatchJob fails.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
 	// backoffLimitPerIndex is the number of failures tolerated per index (Indexed only).
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	BackoffLimitPerIndex *int32 `json:"backoffLimitPerIndex,omitempty"`
 	// maxFailedIndexes fails the BatchJob once more indexes than this have failed.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MaxFailedIndexes *int32 `json:"maxFailedIndexes,omitempty"`
 	// selector over the pods; generated from the UID unless manualSelector is true.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 	// manualSelector lets the user supply the selector.
+	// +kubebuilder:default=false
 	// +optional
 	ManualSelector *bool `json:"manualSelector,omitempty"`
 	// template describes the pods that are created.
 	Template corev1.PodTemplateSpec `json:"template"`
 	// ttlSecondsAfterFinished deletes the finished BatchJob after this many seconds.
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 	// completionMode is NonIndexed or Indexed.
+	// +kubebuilder:default=NonIndexed
 	// +optional
 	CompletionMode *CompletionMode `json:"completionMode,omitempty"`
 	// suspend stops pod creation and deletes active pods.
+	// +kubebuilder:default=false
 	// +optional
 	Suspend *bool `json:"suspend,omitempty"`
 	// podReplacementPolicy is TerminatingOrFailed or Failed.
 	// +optional
 	PodReplacementPolicy *PodReplacementPolicy `json:"podReplacementPolicy,omitempty"`
-	// managedBy names the controller that reconciles this BatchJob.
+	// managedBy names the controller that reconciles this BatchJob: a domain-prefixed path.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$`
 	// +optional
 	ManagedBy *string `json:"managedBy,omitempty"`
-}
-
-// JobConditionType is a condition type of a BatchJob.
-type JobConditionType string
-
-const (
-	JobSuspended          JobConditionType = "Suspended"
-	JobComplete           JobConditionType = "Complete"
-	JobFailed             JobConditionType = "Failed"
-	JobFailureTarget      JobConditionType = "FailureTarget"
-	JobSuccessCriteriaMet JobConditionType = "SuccessCriteriaMet"
-)
-
-// JobCondition has the shape of batch/v1 JobCondition.
-type JobCondition struct {
-	// type of the condition.
-	Type JobConditionType `json:"type"`
-	// status of the condition: True, False or Unknown.
-	Status corev1.ConditionStatus `json:"status"`
-	// lastProbeTime is the last time the condition was checked.
-	// +optional
-	LastProbeTime metav1.Time `json:"lastProbeTime,omitempty"`
-	// lastTransitionTime is the last time the condition changed status.
-	// +optional
-	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitempty"`
-	// reason is a CamelCase reason for the last transition.
-	// +optional
-	Reason string `json:"reason,omitempty"`
-	// message is a human-readable explanation.
-	// +optional
-	Message string `json:"message,omitempty"`
-}
-
-// UncountedTerminatedPods lists finished pods whose tracking finalizer is being removed
-// and that are not yet counted in succeeded/failed.
-type UncountedTerminatedPods struct {
-	// succeeded holds UIDs of succeeded pods.
-	// +listType=set
-	// +optional
-	Succeeded []types.UID `json:"succeeded,omitempty"`
-	// failed holds UIDs of failed pods.
-	// +listType=set
-	// +optional
-	Failed []types.UID `json:"failed,omitempty"`
-}
-
-// BatchJobStatus mirrors batch/v1 JobStatus.
-type BatchJobStatus struct {
-	// conditions are the observations of the BatchJob's state.
-	// +listType=atomic
-	// +optional
-	Conditions []JobCondition `json:"conditions,omitempty"`
-	// startTime is when the controller started processing the BatchJob.
-	// +optional
-	StartTime *metav1.Time `json:"startTime,omitempty"`
-	// completionTime is when the BatchJob completed; only set with Complete.
-	// +optional
-	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-	// active is the number of pending and running pods that are not terminating.
-	// +optional
-	Active int32 `json:"active,omitempty"`
-	// succeeded is the number of pods that reached phase Succeeded.
-	// +optional
-	Succeeded int32 `json:"succeeded,omitempty"`
-	// failed is the number of pods counted as failed.
-	// +optional
-	Failed int32 `json:"failed,omitempty"`
-	// terminating is the number of pods that are terminating.
-	// +optional
-	Terminating *int32 `json:"terminating,omitempty"`
-	// completedIndexes holds the succeeded indexes of an Indexed BatchJob, e.g. "1,3-5,7".
-	// +optional
-	CompletedIndexes string `json:"completedIndexes,omitempty"`
-	// failedIndexes holds the failed indexes when backoffLimitPerIndex is set.
-	// +optional
-	FailedIndexes *string `json:"failedIndexes,omitempty"`
-	// uncountedTerminatedPods lists finished pods not yet counted.
-	// +optional
-	UncountedTerminatedPods *UncountedTerminatedPods `json:"uncountedTerminatedPods,omitempty"`
-	// ready is the number of active pods with the Ready condition.
-	// +optional
-	Ready *int32 `json:"ready,omitempty"`
-
-	// Printing fields: kubectl prints CRD columns from JSONPaths only, so the controller
-	// stores what `kubectl get jobs` computes. They come on top of the batch/v1 fields.
-
-	// state is what the STATUS column shows: Complete, Failed, Terminating, Suspended,
-	// FailureTarget, SuccessCriteriaMet or Running, chosen as kubectl does for Jobs.
-	// +optional
-	State string `json:"state,omitempty"`
-	// completionsText is what the COMPLETIONS column shows, e.g. "3/5" or "0/1 of 3".
-	// +optional
-	CompletionsText string `json:"completionsText,omitempty"`
-	// duration is what the DURATION column shows: completionTime - startTime once
-	// complete, otherwise the time since startTime when status was last written.
-	// +optional
-	Duration string `json:"duration,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -262,7 +231,22 @@ type BatchJobStatus struct {
 // +kubebuilder:printcolumn:name="Completions",type=string,JSONPath=`.status.completionsText`
 // +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.duration`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-
+//
+// Rules that need metadata, the old object or both spec and status. Rules whose CEL cost
+// the CRD budget cannot carry (they read metadata.name as a string, or spec and status
+// together) are in config/admission/validation.yaml instead.
+// Create and update:
+// +kubebuilder:validation:XValidation:rule="self.spec.?manualSelector.orValue(false) || !has(self.spec.selector) || (has(self.spec.selector.matchLabels) && 'batchjob.dev/controller-uid' in self.spec.selector.matchLabels && has(self.spec.template.metadata) && has(self.spec.template.metadata.labels) && ['batchjob.dev/controller-uid', 'controller-uid'].all(k, k in self.spec.template.metadata.labels && self.spec.template.metadata.labels[k] == self.spec.selector.matchLabels['batchjob.dev/controller-uid']) && ['batchjob.dev/job-name', 'job-name'].all(k, k in self.spec.template.metadata.labels && self.spec.template.metadata.labels[k] == self.metadata.name))",message="spec.selector: `selector` not auto-generated: without spec.manualSelector it must be {matchLabels: {batchjob.dev/controller-uid: UID}} and spec.template.metadata.labels must carry batchjob.dev/controller-uid and controller-uid (the UID), batchjob.dev/job-name and job-name (the name)",fieldPath=.spec.selector
+// Create only (the controller writes the generated selector and labels on its first pass):
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.spec.?manualSelector.orValue(false) || !has(self.spec.selector)",message="spec.selector: must not be set unless spec.manualSelector is true: it is generated from the UID",fieldPath=.spec.selector,optionalOldSelf=true
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.spec.?manualSelector.orValue(false) || (['batchjob.dev/controller-uid', 'controller-uid'].all(k, !self.spec.template.?metadata.?labels[?k].hasValue()) && ['batchjob.dev/job-name', 'job-name'].all(k, self.spec.template.?metadata.?labels[?k].orValue(self.metadata.name) == self.metadata.name))",message="spec.template.metadata.labels: without spec.manualSelector the labels controller-uid and batchjob.dev/controller-uid are generated and must not be set, and job-name and batchjob.dev/job-name must equal metadata.name",fieldPath=.spec.template.metadata.labels,optionalOldSelf=true
+// Update only. The template is immutable except (a) while suspended and not started, when
+// config/admission's ValidatingAdmissionPolicy narrows the change to scheduling directives,
+// container resources and metadata as upstream does, and (b) in the update that first sets
+// spec.selector, which may only add the generated labels (the rule above checks their
+// values; the admission policy checks that nothing else changed).
+// +kubebuilder:validation:XValidation:rule="self.spec.template == oldSelf.spec.template || (has(oldSelf.spec.suspend) && oldSelf.spec.suspend && (!has(oldSelf.status) || ((!has(oldSelf.status.startTime) || (has(oldSelf.status.conditions) && oldSelf.status.conditions.exists(c, c.type == 'Suspended' && c.status == 'True'))) && (!has(oldSelf.status.active) || oldSelf.status.active == 0)))) || (!has(oldSelf.spec.selector) && has(self.spec.selector) && self.spec.template.spec == oldSelf.spec.template.spec)",message="spec.template: field is immutable",fieldPath=.spec.template
+//
 // BatchJob runs pods to completion, exactly like a batch/v1 Job.
 type BatchJob struct {
 	metav1.TypeMeta   `json:",inline"`
