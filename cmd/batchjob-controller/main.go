@@ -1,0 +1,117 @@
+// Command batchjob-controller runs the BatchJob controller: one controller-runtime manager
+// with the BatchJob reconciler, metrics, health probes and leader election.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/controller"
+)
+
+// Set with -ldflags "-X main.version=... -X main.commit=..." by `make build`.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr, leaderNS, namespaces string
+		leaderElect, showVersion                     bool
+		qps                                          float64
+		burst, concurrentSyncs                       int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the HTTPS metrics endpoint (authenticated and authorized); 0 disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader through a Lease so that only one replica reconciles.")
+	flag.StringVar(&leaderNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's namespace).")
+	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second to the API server.")
+	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	flag.IntVar(&concurrentSyncs, "concurrent-syncs", 5, "BatchJobs reconciled in parallel.")
+	flag.StringVar(&namespaces, "namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	if showVersion {
+		fmt.Printf("batchjob-controller %s (commit %s)\n", version, commit)
+		return
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := run(metricsAddr, probeAddr, leaderNS, namespaces, leaderElect, qps, burst, concurrentSyncs); err != nil {
+		ctrl.Log.Error(err, "Controller stopped")
+		os.Exit(1)
+	}
+}
+
+func run(metricsAddr, probeAddr, leaderNS, namespaces string, leaderElect bool, qps float64, burst, concurrentSyncs int) error {
+	log := ctrl.Log.WithName("setup")
+	log.Info("Starting batchjob-controller", "version", version, "commit", commit)
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr}
+	if metricsAddr != "0" {
+		metricsOpts.SecureServing = true
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   controller.CacheOptions(splitList(namespaces)),
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "batchjob-controller.batchjob.dev",
+		LeaderElectionNamespace: leaderNS,
+		// The process exits right after the manager stops, so it may give up the Lease at
+		// once and let a standby take over without waiting for the lease to expire.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return err
+	}
+	if err := controller.NewReconciler(mgr, clock.RealClock{}).SetupWithManager(mgr, concurrentSyncs); err != nil {
+		return err
+	}
+	if probeAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return err
+		}
+	}
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/plan"
+)
+
+// act carries out out for job in the order the plan contract prescribes: deletions,
+// creations, one status write, finalizer removals, events. A failed deletion aborts the pass
+// before the status write (the plan may have assumed it succeeded); a failed creation only
+// lowers `active` and is returned after the rest, for a rate-limited retry.
+func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.Result) (ctrl.Result, error) {
+	key := client.ObjectKeyFromObject(job)
+	deleteUIDs := make([]types.UID, 0, len(out.Delete))
+	for _, d := range out.Delete {
+		deleteUIDs = append(deleteUIDs, d.Pod.UID)
+	}
+	r.mem.expect(key, job.UID, len(out.Create), deleteUIDs)
+	if err := r.deletePods(ctx, job, out.Delete); err != nil {
+		r.mem.creationObserved(key, job.UID, len(out.Create)) // never issued
+		return ctrl.Result{}, err
+	}
+	notCreated, createErr := r.createPods(ctx, job, out.Create, out.CreateReason)
+
+	status := out.Status
+	changed := out.StatusChanged
+	if notCreated > 0 {
+		status = *out.Status.DeepCopy()
+		status.Active = max(status.Active-int32(notCreated), 0)
+		if status.Ready != nil && *status.Ready > status.Active {
+			status.Ready = &status.Active
+		}
+		changed = !equality.Semantic.DeepEqual(withoutDuration(status), withoutDuration(job.Status))
+	}
+	if err := r.writeStatus(ctx, job, status, changed, out); err != nil {
+		return ctrl.Result{}, joinErrors(createErr, err)
+	}
+	finalizerErr := r.removeFinalizers(ctx, job, out.RemoveFinalizers)
+	for _, ev := range out.Events {
+		r.Recorder.Eventf(job, nil, ev.Type, ev.Reason, "Sync", "%s", ev.Message)
+	}
+	var ttlErr error
+	if out.TTLExpired {
+		ttlErr = r.deleteExpired(ctx, job)
+	}
+	return ctrl.Result{RequeueAfter: out.RequeueAfter}, joinErrors(createErr, finalizerErr, ttlErr)
+}
+
+// writeStatus stores status with one full update of the status subresource, optimistic on
+// the cached resourceVersion: a conflict means the cache was stale, and the pass is retried.
+// Only after it succeeded (or none was needed) are the backoff record, the finished mark and
+// the per-pass metrics kept.
+func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatus, changed bool, out *plan.Result) error {
+	key := client.ObjectKeyFromObject(job)
+	rv := job.ResourceVersion
+	if changed {
+		updated := job.DeepCopy()
+		updated.Status = status
+		if err := r.Client.Status().Update(ctx, updated); err != nil {
+			return err
+		}
+		rv = updated.ResourceVersion
+		ctrl.LoggerFrom(ctx).V(4).Info("Updated status", "active", status.Active,
+			"succeeded", status.Succeeded, "failed", status.Failed)
+	}
+	finished := changed && out.Finished != nil
+	r.mem.wrote(key, job.UID, rv, finished, out.Backoff)
+	mode := completionMode(job)
+	if finished {
+		result, log := metrics.ResultFailed, ctrl.LoggerFrom(ctx)
+		if out.Finished.Succeeded {
+			result = metrics.ResultSucceeded
+		}
+		metrics.JobsFinishedTotal.WithLabelValues(mode, result, out.Finished.Reason).Inc()
+		log.V(2).Info("BatchJob finished", "result", result, "reason", out.Finished.Reason)
+	}
+	if changed {
+		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultSucceeded).Add(float64(out.PodsFinishedSucceeded))
+		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultFailed).Add(float64(out.PodsFinishedFailed))
+		for action, n := range out.FailurePolicyActions {
+			metrics.PodFailuresHandledByFailurePolicy.WithLabelValues(string(action)).Add(float64(n))
+		}
+	}
+	return nil
+}
+
+// withoutDuration drops the printing field that moves with the clock, for comparisons.
+func withoutDuration(s v1alpha1.BatchJobStatus) v1alpha1.BatchJobStatus {
+	s.Duration = ""
+	return s
+}
+
+// removeFinalizers drops the tracking finalizer of pods now recorded in status, registering
+// them as pending first so that no pass counts them again before the cache shows it.
+func (r *Reconciler) removeFinalizers(ctx context.Context, job *v1alpha1.BatchJob, pods []*corev1.Pod) error {
+	if len(pods) == 0 {
+		return nil
+	}
+	key := client.ObjectKeyFromObject(job)
+	uids := make([]types.UID, 0, len(pods))
+	for _, p := range pods {
+		uids = append(uids, p.UID)
+	}
+	r.mem.expectFinalizerRemovals(key, job.UID, uids)
+	errs := parallel(len(pods), func(i int) error {
+		err := stripFinalizer(ctx, r.Client, pods[i])
+		if err != nil {
+			r.mem.finalizerRemovalObserved(key, job.UID, pods[i].UID) // not removed; retry later
+		}
+		return err
+	})
+	return joinErrors(errs...)
+}
+
+// parallel runs f(0..n-1) concurrently and returns their errors.
+func parallel(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	done := make(chan struct{}, n)
+	for i := range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			errs[i] = f(i)
+		}()
+	}
+	for range n {
+		<-done
+	}
+	return errs
+}
+
+// sinceOrZero is now - t, or zero when t is in the future.
+func sinceOrZero(now, t time.Time) time.Duration {
+	return max(now.Sub(t), 0)
+}

@@ -1,0 +1,146 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+)
+
+// claimPods returns the pods job controls after claiming: its own pods that still match the
+// selector, plus orphans in its namespace that match it and are adopted here. Its pods that
+// no longer match are released (ownerRef and tracking finalizer removed), as upstream's
+// ControllerRefManager does. A job being deleted, or finished, neither adopts nor releases.
+func (r *Reconciler) claimPods(ctx context.Context, job *v1alpha1.BatchJob) ([]*corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+	if err != nil {
+		// Validation rejects such selectors; act as if nothing matches.
+		ctrl.LoggerFrom(ctx).Info("Invalid selector", "err", err)
+		sel = labels.Nothing()
+	}
+	owned, orphans, err := r.listCandidates(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	deleting := job.DeletionTimestamp != nil || isFinished(job)
+	var claimed []*corev1.Pod
+	var errs []error
+	for _, pod := range owned {
+		switch {
+		case sel.Matches(labels.Set(pod.Labels)):
+			claimed = append(claimed, pod)
+		case !deleting:
+			errs = append(errs, r.release(ctx, job, pod))
+		}
+	}
+	canAdopt := !deleting && !sel.Empty()
+	checked := false
+	for _, pod := range orphans {
+		if !canAdopt || pod.DeletionTimestamp != nil || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		if !checked {
+			// Adopt only for a job that still exists with this UID and is not being
+			// deleted, as read from the API server rather than the cache.
+			if err := r.checkAdoptable(ctx, job); err != nil {
+				return nil, err
+			}
+			checked = true
+		}
+		adopted, err := r.adopt(ctx, job, pod)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if adopted != nil {
+			claimed = append(claimed, adopted)
+		}
+	}
+	return claimed, joinErrors(errs...)
+}
+
+// listCandidates lists, from the cache, the pods controlled by job (by UID index) and the
+// pods of its namespace without a controller.
+func (r *Reconciler) listCandidates(ctx context.Context, job *v1alpha1.BatchJob) (owned, orphans []*corev1.Pod, err error) {
+	var list corev1.PodList
+	if err := r.Client.List(ctx, &list, client.InNamespace(job.Namespace),
+		client.MatchingFields{PodControllerUIDIndex: string(job.UID)}); err != nil {
+		return nil, nil, err
+	}
+	for i := range list.Items {
+		owned = append(owned, &list.Items[i])
+	}
+	var orphanList corev1.PodList
+	if err := r.Client.List(ctx, &orphanList, client.InNamespace(job.Namespace),
+		client.MatchingFields{PodControllerUIDIndex: noController}); err != nil {
+		return nil, nil, err
+	}
+	for i := range orphanList.Items {
+		orphans = append(orphans, &orphanList.Items[i])
+	}
+	return owned, orphans, nil
+}
+
+func (r *Reconciler) checkAdoptable(ctx context.Context, job *v1alpha1.BatchJob) error {
+	fresh := &v1alpha1.BatchJob{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), fresh); err != nil {
+		return err
+	}
+	if fresh.UID != job.UID {
+		return fmt.Errorf("original BatchJob %s is gone: got uid %s, wanted %s", klog.KObj(job), fresh.UID, job.UID)
+	}
+	if fresh.DeletionTimestamp != nil {
+		return fmt.Errorf("BatchJob %s is being deleted, not adopting", klog.KObj(job))
+	}
+	return nil
+}
+
+// adopt makes job the controller of pod and adds the tracking finalizer in one patch that
+// fails if the pod changed since it was read (someone else may have adopted it). It returns
+// the patched pod, or nil if it vanished.
+func (r *Reconciler) adopt(ctx context.Context, job *v1alpha1.BatchJob, pod *corev1.Pod) (*corev1.Pod, error) {
+	patched := pod.DeepCopy()
+	patched.OwnerReferences = append(patched.OwnerReferences, ownerRef(job))
+	if !hasTrackingFinalizer(patched) {
+		patched.Finalizers = append(patched.Finalizers, v1alpha1.JobTrackingFinalizer)
+	}
+	err := r.Client.Patch(ctx, patched, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adopting pod %s: %w", klog.KObj(pod), err)
+	}
+	ctrl.LoggerFrom(ctx).V(4).Info("Adopted pod", "pod", klog.KObj(pod))
+	return patched, nil
+}
+
+// release removes job's ownerReference and the tracking finalizer from pod: it no longer
+// matches the selector, so it is not the job's to count.
+func (r *Reconciler) release(ctx context.Context, job *v1alpha1.BatchJob, pod *corev1.Pod) error {
+	patched := pod.DeepCopy()
+	patched.OwnerReferences = slices.DeleteFunc(patched.OwnerReferences, func(ref metav1.OwnerReference) bool {
+		return ref.UID == job.UID
+	})
+	patched.Finalizers = slices.DeleteFunc(patched.Finalizers, func(f string) bool {
+		return f == v1alpha1.JobTrackingFinalizer
+	})
+	err := r.Client.Patch(ctx, patched, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("releasing pod %s: %w", klog.KObj(pod), err)
+	}
+	ctrl.LoggerFrom(ctx).V(4).Info("Released pod", "pod", klog.KObj(pod))
+	return nil
+}

@@ -1,0 +1,141 @@
+package controller
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/metrics"
+)
+
+type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+// podHandler maps pod events to the BatchJob that controls the pod (or, for orphans, to the
+// BatchJobs whose selector matches) and records what the events prove about expectations.
+// Requests are added without delay: a quiet job reacts at once, and a busy one coalesces
+// naturally because the work queue holds each key once while it waits or is being synced.
+// (Upstream delays every pod-triggered sync by 1 s.)
+type podHandler struct {
+	client client.Reader
+	mem    *expectations
+}
+
+func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q queue) {
+	pod, ok := e.Object.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	recordTrackingFinalizer(nil, pod)
+	if ref := controllerRefOf(pod); ref != nil {
+		key := types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}
+		h.mem.creationObserved(key, ref.UID, 1)
+		if pod.DeletionTimestamp != nil {
+			h.mem.deletionObserved(key, ref.UID, pod.UID)
+		}
+		q.Add(reconcile.Request{NamespacedName: key})
+		return
+	}
+	h.enqueueMatchingJobs(ctx, pod, q)
+}
+
+func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Object], q queue) {
+	oldPod, ok1 := e.ObjectOld.(*corev1.Pod)
+	newPod, ok2 := e.ObjectNew.(*corev1.Pod)
+	if !ok1 || !ok2 {
+		return
+	}
+	recordTrackingFinalizer(oldPod, newPod)
+	oldRef, newRef := controllerRefOf(oldPod), controllerRefOf(newPod)
+	if newRef != nil {
+		key := types.NamespacedName{Namespace: newPod.Namespace, Name: newRef.Name}
+		if newPod.DeletionTimestamp != nil && oldPod.DeletionTimestamp == nil {
+			h.mem.deletionObserved(key, newRef.UID, newPod.UID)
+		}
+		if !hasTrackingFinalizer(newPod) {
+			h.mem.finalizerRemovalObserved(key, newRef.UID, newPod.UID)
+		}
+		q.Add(reconcile.Request{NamespacedName: key})
+	}
+	if oldRef != nil && (newRef == nil || oldRef.UID != newRef.UID) {
+		// Released or re-parented: the old owner must recount, and its pending removal
+		// for this pod can never be observed through it any more.
+		key := types.NamespacedName{Namespace: oldPod.Namespace, Name: oldRef.Name}
+		h.mem.finalizerRemovalObserved(key, oldRef.UID, oldPod.UID)
+		h.mem.deletionObserved(key, oldRef.UID, oldPod.UID)
+		q.Add(reconcile.Request{NamespacedName: key})
+	}
+	if newRef == nil && metav1.GetControllerOfNoCopy(newPod) == nil {
+		h.enqueueMatchingJobs(ctx, newPod, q)
+		if !labels.Equals(oldPod.Labels, newPod.Labels) {
+			h.enqueueMatchingJobs(ctx, oldPod, q)
+		}
+	}
+}
+
+func (h *podHandler) Delete(ctx context.Context, e event.TypedDeleteEvent[client.Object], q queue) {
+	pod, ok := e.Object.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	recordTrackingFinalizer(pod, nil)
+	ref := controllerRefOf(pod)
+	if ref == nil {
+		h.enqueueMatchingJobs(ctx, pod, q)
+		return
+	}
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}
+	h.mem.deletionObserved(key, ref.UID, pod.UID)
+	h.mem.finalizerRemovalObserved(key, ref.UID, pod.UID)
+	q.Add(reconcile.Request{NamespacedName: key})
+}
+
+func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], queue) {}
+
+// enqueueMatchingJobs enqueues every BatchJob of pod's namespace whose selector matches the
+// orphan pod, so it can adopt it.
+func (h *podHandler) enqueueMatchingJobs(ctx context.Context, pod *corev1.Pod, q queue) {
+	for _, job := range matchingJobs(ctx, h.client, pod) {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}})
+	}
+}
+
+// matchingJobs lists the cached BatchJobs of pod's namespace whose selector matches pod.
+func matchingJobs(ctx context.Context, c client.Reader, pod *corev1.Pod) []*v1alpha1.BatchJob {
+	var list v1alpha1.BatchJobList
+	if err := c.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
+		return nil
+	}
+	var out []*v1alpha1.BatchJob
+	for i := range list.Items {
+		job := &list.Items[i]
+		if job.Spec.Selector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		out = append(out, job)
+	}
+	return out
+}
+
+// recordTrackingFinalizer counts terminal pods gaining or losing the tracking finalizer.
+func recordTrackingFinalizer(oldPod, newPod *corev1.Pod) {
+	was := oldPod != nil && isTerminal(oldPod) && hasTrackingFinalizer(oldPod)
+	is := newPod != nil && isTerminal(newPod) && hasTrackingFinalizer(newPod)
+	switch {
+	case is && !was:
+		metrics.TerminatedPodsTrackingFinalizerTotal.WithLabelValues(metrics.EventAdd).Inc()
+	case was && !is:
+		metrics.TerminatedPodsTrackingFinalizerTotal.WithLabelValues(metrics.EventDelete).Inc()
+	}
+}

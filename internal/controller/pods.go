@@ -1,0 +1,125 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/plan"
+)
+
+// deletePods deletes the planned pods concurrently. Scale-down and suspend deletions strip
+// the tracking finalizer first, so those pods are never counted. NotFound is success.
+func (r *Reconciler) deletePods(ctx context.Context, job *v1alpha1.BatchJob, dels []plan.Deletion) error {
+	key := client.ObjectKeyFromObject(job)
+	errs := parallel(len(dels), func(i int) error {
+		pod := dels[i].Pod
+		err := r.deletePod(ctx, pod, dels[i].StripFinalizerFirst)
+		if err != nil {
+			r.mem.deletionObserved(key, job.UID, pod.UID) // will not be observed
+			r.Recorder.Eventf(job, pod, corev1.EventTypeWarning, "FailedDelete", "DeletePod", "Error deleting: %v", err)
+			return fmt.Errorf("deleting pod %s: %w", klog.KObj(pod), err)
+		}
+		r.Recorder.Eventf(job, pod, corev1.EventTypeNormal, "SuccessfulDelete", "DeletePod", "Deleted pod: %s", pod.Name)
+		return nil
+	})
+	return joinErrors(errs...)
+}
+
+func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod, stripFirst bool) error {
+	if stripFirst && hasTrackingFinalizer(pod) {
+		if err := stripFinalizer(ctx, r.Client, pod); err != nil {
+			return err
+		}
+	}
+	// The UID precondition keeps a pod re-created under the same name safe.
+	err := r.Client.Delete(ctx, pod.DeepCopy(), client.Preconditions{UID: &pod.UID})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// createPods creates pods in slow-start batches of 1, 2, 4, ... so that a systematic
+// failure (quota, admission) costs one API call, not hundreds. When a create fails, the
+// rest of the batch still completes but later batches are skipped; their expectations are
+// lowered. It returns how many pods were not created, and the first error.
+func (r *Reconciler) createPods(ctx context.Context, job *v1alpha1.BatchJob, pods []*corev1.Pod, reason string) (int, error) {
+	key := client.ObjectKeyFromObject(job)
+	for start, batch := 0, 1; start < len(pods); start, batch = start+batch, batch*2 {
+		n := min(batch, len(pods)-start)
+		errs := parallel(n, func(i int) error { return r.createPod(ctx, job, pods[start+i], reason) })
+		failed := 0
+		for _, err := range errs {
+			if err != nil {
+				failed++
+			}
+		}
+		if failed > 0 {
+			skipped := len(pods) - start - n
+			r.mem.creationObserved(key, job.UID, failed+skipped)
+			if skipped > 0 {
+				ctrl.LoggerFrom(ctx).V(2).Info("Slow-start skipped pod creations after a failure", "skipped", skipped)
+			}
+			return failed + skipped, joinErrors(errs...)
+		}
+	}
+	return 0, nil
+}
+
+// createPod creates one planned pod. A timeout is treated as success, as upstream does: the
+// pod was probably created and the informer will tell; its expectation stays.
+func (r *Reconciler) createPod(ctx context.Context, job *v1alpha1.BatchJob, planned *corev1.Pod, reason string) error {
+	pod := planned.DeepCopy()
+	pod.Namespace = job.Namespace
+	// The pod cache only holds pods with this label; without it the controller would never
+	// observe its own pod (manualSelector templates may lack it).
+	if pod.Labels[v1alpha1.ControllerUIDLabel] != string(job.UID) {
+		pod.Labels = maps.Clone(pod.Labels)
+		if pod.Labels == nil {
+			pod.Labels = map[string]string{}
+		}
+		pod.Labels[v1alpha1.ControllerUIDLabel] = string(job.UID)
+	}
+	if len(pod.OwnerReferences) == 0 {
+		pod.OwnerReferences = append(pod.OwnerReferences, ownerRef(job))
+	}
+	err := r.Client.Create(ctx, pod)
+	switch {
+	case err == nil:
+		metrics.PodsCreationTotal.WithLabelValues(reason, metrics.ResultSucceeded).Inc()
+		r.Recorder.Eventf(job, pod, corev1.EventTypeNormal, "SuccessfulCreate", "CreatePod", "Created pod: %s", pod.Name)
+		return nil
+	case apierrors.IsTimeout(err):
+		ctrl.LoggerFrom(ctx).Info("Pod creation timed out; waiting for the informer", "err", err)
+		return nil
+	default:
+		metrics.PodsCreationTotal.WithLabelValues(reason, metrics.ResultFailed).Inc()
+		if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			r.Recorder.Eventf(job, nil, corev1.EventTypeWarning, "FailedCreate", "CreatePod", "Error creating: %v", err)
+		}
+		return fmt.Errorf("creating pod: %w", err)
+	}
+}
+
+// ownerRef is the controller reference a BatchJob puts on its pods.
+func ownerRef(job *v1alpha1.BatchJob) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion:         v1alpha1.GroupVersion.String(),
+		Kind:               batchJobKind,
+		Name:               job.Name,
+		UID:                job.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}
+}

@@ -1,0 +1,234 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+)
+
+func updateJob(t *testing.T, job *v1alpha1.BatchJob, mutate func(*v1alpha1.BatchJob)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		j := getJob(t, job)
+		mutate(j)
+		return k8sClient.Update(context.Background(), j)
+	})
+	if err != nil {
+		t.Fatalf("updating BatchJob: %v", err)
+	}
+}
+
+func TestSuspendAndResume(t *testing.T) {
+	ns := newNamespace(t)
+	job := makeJob("suspend", ns).parallelism(2).completions(4).suspend(true).create(t)
+	got := waitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
+	if got.Status.StartTime != nil {
+		t.Errorf("suspended job has startTime %v", got.Status.StartTime)
+	}
+	waitForEvents(t, job, "Suspended")
+
+	updateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) })
+	pods := waitForActive(t, job, 2)
+	eventually(t, "Suspended=False JobResumed and startTime", func() (bool, string) {
+		j := getJob(t, job)
+		for _, c := range j.Status.Conditions {
+			if c.Type == v1alpha1.JobSuspended && c.Status == corev1.ConditionFalse && c.Reason == v1alpha1.ReasonJobResumed {
+				return j.Status.StartTime != nil, "no startTime"
+			}
+		}
+		return false, fmt.Sprintf("%+v", j.Status.Conditions)
+	})
+	waitForEvents(t, job, "Resumed")
+	setPodPhase(t, &pods[0], corev1.PodRunning, 0)
+
+	// Suspending again deletes the active pods without counting them.
+	updateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) })
+	got = waitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
+	eventually(t, "pods deleted and nothing counted", func() (bool, string) {
+		j := getJob(t, job)
+		return len(activePods(podsOf(t, job))) == 0 && j.Status.Active == 0,
+			fmt.Sprintf("%d active pods, status %+v", len(activePods(podsOf(t, job))), j.Status)
+	})
+	if j := getJob(t, job); j.Status.Failed != 0 || j.Status.StartTime != nil {
+		t.Errorf("after suspend: failed %d startTime %v, want 0 and nil", j.Status.Failed, j.Status.StartTime)
+	}
+}
+
+// A finished job with ttlSecondsAfterFinished is deleted in the foreground; with no garbage
+// collector in envtest, the request shows as a deletionTimestamp and the foreground
+// finalizer (or, if nothing holds it, the object is gone).
+func TestTTLDeletesFinishedJob(t *testing.T) {
+	ns := newNamespace(t)
+	job := makeJob("ttl", ns).ttl(1).create(t)
+	finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
+		return hasCondition(j, v1alpha1.JobComplete, "")
+	})
+	finished := time.Now()
+	eventually(t, "deletion requested", func() (bool, string) {
+		j := &v1alpha1.BatchJob{}
+		err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(job), j)
+		if apierrors.IsNotFound(err) {
+			return true, ""
+		}
+		return j.DeletionTimestamp != nil && slices.Contains(j.Finalizers, metav1.FinalizerDeleteDependents),
+			fmt.Sprintf("deletionTimestamp %v finalizers %v", j.DeletionTimestamp, j.Finalizers)
+	})
+	if d := time.Since(finished); d > 5*time.Second {
+		t.Errorf("deleted %v after finishing with a 1s TTL", d)
+	}
+}
+
+// An orphan pod matching the selector is adopted (ownerRef and finalizer); a pod whose
+// labels stop matching is released (ownerRef and finalizer removed) and replaced.
+func TestAdoptionAndRelease(t *testing.T) {
+	ns := newNamespace(t)
+	job := makeJob("adopt", ns).suspend(true).create(t)
+	eventually(t, "selector", func() (bool, string) { return getJob(t, job).Spec.Selector != nil, "" })
+	stored := getJob(t, job)
+	orphan := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns, Labels: maps.Clone(stored.Spec.Template.Labels)},
+		Spec:       *stored.Spec.Template.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(context.Background(), orphan); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "adoption", func() (bool, string) {
+		p := &corev1.Pod{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
+			return false, err.Error()
+		}
+		ref := metav1.GetControllerOf(p)
+		return ref != nil && ref.UID == job.UID && slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer),
+			fmt.Sprintf("owners %v finalizers %v", p.OwnerReferences, p.Finalizers)
+	})
+	// Resume: the adopted pod is the one active pod, so no other is created.
+	updateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) })
+	// Unsuspending deletes nothing and the adopted pod fills parallelism 1.
+	consistently(t, time.Second, "adopted pod is the only pod", func() (bool, string) {
+		pods := podsOf(t, job)
+		return len(pods) == 1 && pods[0].Name == "orphan", fmt.Sprintf("%d pods", len(pods))
+	})
+	// Release: change the controller-uid label so the selector no longer matches.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &corev1.Pod{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
+			return err
+		}
+		p.Labels[v1alpha1.ControllerUIDLabel] = "someone-else"
+		return k8sClient.Update(context.Background(), p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "release and replacement", func() (bool, string) {
+		p := &corev1.Pod{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
+			return false, err.Error()
+		}
+		active := activePods(podsOf(t, job))
+		return len(p.OwnerReferences) == 0 && len(p.Finalizers) == 0 && len(active) == 1 && active[0].Name != "orphan",
+			fmt.Sprintf("owners %v finalizers %v, %d active", p.OwnerReferences, p.Finalizers, len(active))
+	})
+}
+
+// A BatchJob managed by another controller is left alone: no pods, no status, and the
+// finalizer on a pod it owns stays.
+func TestForeignManagedByIsIgnored(t *testing.T) {
+	ns := newNamespace(t)
+	job := makeJob("foreign", ns).managedBy("example.com/other").parallelism(2).create(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "foreign-pod", Namespace: ns, Finalizers: []string{v1alpha1.JobTrackingFinalizer},
+			Labels: map[string]string{v1alpha1.ControllerUIDLabel: string(job.UID)},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob",
+				Name: job.Name, UID: job.UID, Controller: ptr.To(true)}},
+		},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	setPodPhase(t, pod, corev1.PodSucceeded, 0)
+	// A job of ours created afterwards proves the controller is running meanwhile.
+	ours := makeJob("ours", ns).create(t)
+	finishUntil(t, ours, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool { return hasCondition(j, v1alpha1.JobComplete, "") })
+	consistently(t, 2*time.Second, "foreign job untouched", func() (bool, string) {
+		j := getJob(t, job)
+		p := &corev1.Pod{}
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(pod), p); err != nil {
+			return false, err.Error()
+		}
+		empty := j.Spec.Selector == nil && len(j.Status.Conditions) == 0 && j.Status.StartTime == nil &&
+			j.Status.Ready == nil && j.Status.UncountedTerminatedPods == nil && j.Status.State == ""
+		return empty && len(podsOf(t, job)) == 1 && slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer),
+			fmt.Sprintf("status %+v selector %v finalizers %v", j.Status, j.Spec.Selector, p.Finalizers)
+	})
+	// Let the namespace go.
+	if err := k8sClient.Patch(context.Background(), pod, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Deleting a job whose pods still run strips their tracking finalizers, so nothing stays
+// stuck once the garbage collector (absent here) deletes them.
+func TestDeletedJobReleasesPodFinalizers(t *testing.T) {
+	ns := newNamespace(t)
+	job := makeJob("deleted", ns).parallelism(2).completions(2).create(t)
+	pods := waitForActive(t, job, 2)
+	if err := k8sClient.Delete(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "finalizers stripped", func() (bool, string) {
+		for _, p := range pods {
+			got := &corev1.Pod{}
+			if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(&p), got); err != nil {
+				return false, err.Error()
+			}
+			if slices.Contains(got.Finalizers, v1alpha1.JobTrackingFinalizer) {
+				return false, "pod " + p.Name + " still has the finalizer"
+			}
+		}
+		return true, ""
+	})
+}
+
+// The controller stopped mid-job and started again finishes with exact counts: pods that
+// finished while it was down are counted once, and no extra pod is created.
+func TestControllerRestartMidJob(t *testing.T) {
+	ns := newNamespace(t)
+	job := makeJob("restart", ns).completions(4).parallelism(2).create(t)
+	pods := waitForActive(t, job, 2)
+	setPodPhase(t, &pods[0], corev1.PodSucceeded, 0)
+	eventually(t, "first success counted", func() (bool, string) {
+		j := getJob(t, job)
+		return j.Status.Succeeded == 1 && len(activePods(podsOf(t, job))) == 2, fmt.Sprintf("%+v", j.Status)
+	})
+	stopManager()
+	for _, p := range activePods(podsOf(t, job)) {
+		setPodPhase(t, &p, corev1.PodSucceeded, 0)
+	}
+	if err := startManager(); err != nil {
+		t.Fatal(err)
+	}
+	got := finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
+		return hasCondition(j, v1alpha1.JobComplete, "")
+	})
+	if got.Status.Succeeded != 4 || got.Status.Failed != 0 {
+		t.Errorf("succeeded %d failed %d, want 4 and 0", got.Status.Succeeded, got.Status.Failed)
+	}
+	if n := len(podsOf(t, job)); n != 4 {
+		t.Errorf("%d pods, want 4", n)
+	}
+}
