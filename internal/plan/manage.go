@@ -1,0 +1,144 @@
+package plan
+
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+	"github.com/batchjob-dev/batchjob/internal/podbuilder"
+)
+
+// terminateActive deletes every active pod because the job is finishing. Their
+// finalizers stay so the protocol counts them (as failed for a failure). Without
+// satisfied expectations a pod may be missing from the cache, so the decision waits.
+func (p *pass) terminateActive() {
+	for _, pod := range p.active {
+		p.deletePod(pod, false)
+	}
+	if !p.in.ExpectationsSatisfied {
+		p.decision, p.carried = nil, false
+	}
+}
+
+func (p *pass) deletePod(pod *corev1.Pod, stripFirst bool) {
+	p.res.Delete = append(p.res.Delete, Deletion{Pod: pod, StripFinalizerFirst: stripFirst})
+	p.activeCount--
+	p.terminating++
+	if jobpod.IsReady(pod) {
+		p.ready--
+	}
+}
+
+// manage runs manageJob when the cache can be trusted and the job is not being deleted,
+// then checks the completions rule and the Suspended condition.
+func (p *pass) manage() {
+	called := p.in.ExpectationsSatisfied && p.job.DeletionTimestamp == nil
+	if called {
+		p.manageJob()
+	}
+	if p.completionsReached() {
+		p.succeed(v1alpha1.ReasonCompletionsReached, v1alpha1.MessageCompletionsReached)
+		return
+	}
+	if called {
+		p.updateSuspended()
+	}
+}
+
+func (p *pass) completionsReached() bool {
+	if p.job.Spec.Completions == nil {
+		return p.succeeded > 0 && p.activeCount == 0
+	}
+	return p.succeeded >= *p.job.Spec.Completions && p.activeCount == 0
+}
+
+func (p *pass) updateSuspended() {
+	if p.suspended() {
+		c := newCondition(v1alpha1.JobSuspended, corev1.ConditionTrue, v1alpha1.ReasonJobSuspended, v1alpha1.MessageJobSuspended, p.now)
+		if ensureCondition(p.st, c) {
+			p.event(corev1.EventTypeNormal, "Suspended", v1alpha1.MessageJobSuspended)
+			p.st.StartTime = nil
+		}
+		return
+	}
+	c := newCondition(v1alpha1.JobSuspended, corev1.ConditionFalse, v1alpha1.ReasonJobResumed, v1alpha1.MessageJobResumed, p.now)
+	if ensureCondition(p.st, c) {
+		p.event(corev1.EventTypeNormal, "Resumed", v1alpha1.MessageJobResumed)
+		t := p.now
+		p.st.StartTime = &t
+	}
+}
+
+// manageJob deletes pods beyond what the job wants (all of them when suspended) or
+// creates the missing ones; never both in one pass.
+func (p *pass) manageJob() {
+	if p.suspended() {
+		for _, pod := range p.podsForRemoval(len(p.active)) {
+			p.deletePod(pod, true)
+		}
+		return
+	}
+	want := p.wantActive()
+	victims := p.podsForRemoval(int(max(p.activeCount-want, 0)))
+	if len(victims) > maxPodCreateDeletePerPass {
+		victims = victims[:maxPodCreateDeletePerPass]
+	}
+	for _, pod := range victims {
+		p.deletePod(pod, true)
+	}
+	if len(victims) > 0 {
+		return
+	}
+	held := int32(0)
+	if p.onlyReplaceFailed {
+		held = p.terminating
+	}
+	if diff := want - held - p.activeCount; diff > 0 {
+		p.create(int(min(diff, maxPodCreateDeletePerPass)))
+	}
+}
+
+func (p *pass) wantActive() int32 {
+	parallelism := *p.job.Spec.Parallelism
+	if p.job.Spec.Completions == nil {
+		// Work queue: once a pod succeeded, leave the rest running and add none.
+		if p.succeeded > 0 {
+			return p.activeCount
+		}
+		return parallelism
+	}
+	return max(min(*p.job.Spec.Completions-p.succeeded, parallelism), 0)
+}
+
+// create builds n pods, subject to the job-wide backoff (or the per-index one).
+func (p *pass) create(n int) {
+	if !p.hasBackoffLimitPerIndex() {
+		if left := p.backoffRemaining(); left > 0 {
+			p.requeueBackoff(left)
+			return
+		}
+	}
+	if !p.indexed {
+		for range n {
+			p.res.Create = append(p.res.Create, podbuilder.Build(p.job, podbuilder.NoIndex, nil))
+		}
+		p.activeCount += int32(n)
+		return
+	}
+	ixs := p.pendingIndexes(n)
+	if p.hasBackoffLimitPerIndex() {
+		ready, wait := p.readyToCreate(ixs)
+		ixs = ready
+		if wait > 0 {
+			p.requeueBackoff(wait)
+		}
+	}
+	for _, ix := range ixs {
+		var counts *podbuilder.FailureCounts
+		if p.hasBackoffLimitPerIndex() {
+			counts = p.failureCounts(ix)
+		}
+		p.res.Create = append(p.res.Create, podbuilder.Build(p.job, ix, counts))
+	}
+	p.activeCount += int32(len(ixs))
+}

@@ -1,0 +1,105 @@
+package plan
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/batchjob-dev/batchjob/internal/backoff"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+	"github.com/batchjob-dev/batchjob/internal/podfailurepolicy"
+)
+
+// observePods counts active, ready and terminating pods and finds the pods that
+// finished since the last pass and are not yet recorded anywhere in status.
+func (p *pass) observePods() {
+	for _, pod := range p.in.Pods {
+		if jobpod.IsActive(pod) {
+			p.active = append(p.active, pod)
+			if jobpod.IsReady(pod) {
+				p.ready++
+			}
+		}
+		if jobpod.IsTerminating(pod) {
+			p.terminating++
+		}
+		if !p.isNewlyFinishedCandidate(pod) {
+			continue
+		}
+		if pod.Status.Phase == corev1.PodSucceeded {
+			p.newSucceeded = append(p.newSucceeded, pod)
+		} else if p.isFailed(pod) {
+			p.newFailed = append(p.newFailed, pod)
+		}
+	}
+	p.activeCount = int32(len(p.active))
+	nonIgnored := int32(0)
+	for _, pod := range p.newFailed {
+		if p.match(pod).CountFailed {
+			nonIgnored++
+		}
+	}
+	p.succeeded = p.st.Succeeded + int32(len(p.newSucceeded)) + int32(p.uncSucc.Len())
+	p.failed = p.st.Failed + nonIgnored + int32(p.uncFail.Len())
+}
+
+// isNewlyFinishedCandidate: the pod still has the finalizer, its removal is not in
+// flight, it is in no uncounted list, and (Indexed) it has a valid index.
+func (p *pass) isNewlyFinishedCandidate(pod *corev1.Pod) bool {
+	if !p.tracked(pod) || p.uncSucc.Has(pod.UID) || p.uncFail.Has(pod.UID) {
+		return false
+	}
+	return !p.indexed || p.validIndex(pod)
+}
+
+// tracked reports whether the pod carries the finalizer and no removal is in flight.
+func (p *pass) tracked(pod *corev1.Pod) bool {
+	return jobpod.HasFinalizer(pod) && !p.pending.Has(pod.UID)
+}
+
+func (p *pass) validIndex(pod *corev1.Pod) bool {
+	ix := jobpod.Index(pod)
+	return ix != jobpod.NoIndex && ix < p.completions
+}
+
+func (p *pass) isFailed(pod *corev1.Pod) bool { return jobpod.IsFailed(pod, p.onlyReplaceFailed) }
+
+func (p *pass) match(pod *corev1.Pod) podfailurepolicy.Match {
+	return podfailurepolicy.Evaluate(p.job.Spec.PodFailurePolicy, pod)
+}
+
+// updateBackoff folds the newly finished pods into the record kept from earlier
+// passes, or rebuilds it from every finished pod after a controller restart.
+func (p *pass) updateBackoff() {
+	if p.in.Backoff == nil {
+		var succeeded, failed []*corev1.Pod
+		for _, pod := range p.in.Pods {
+			if pod.Status.Phase == corev1.PodSucceeded {
+				succeeded = append(succeeded, pod)
+			} else if p.isFailed(pod) {
+				failed = append(failed, pod)
+			}
+		}
+		p.backoff = backoff.Update(backoff.Record{}, succeeded, failed)
+	} else {
+		old := backoff.Record{FailuresAfterLastSuccess: p.in.Backoff.FailuresAfterLastSuccess}
+		if p.in.Backoff.LastFailureTime != nil {
+			t := *p.in.Backoff.LastFailureTime
+			old.LastFailureTime = &t
+		}
+		p.backoff = backoff.Update(old, p.newSucceeded, p.newFailed)
+	}
+	rec := &BackoffRecord{FailuresAfterLastSuccess: p.backoff.FailuresAfterLastSuccess}
+	if p.backoff.LastFailureTime != nil {
+		t := *p.backoff.LastFailureTime
+		rec.LastFailureTime = &t
+	}
+	p.res.Backoff = rec
+}
+
+// requeueBackoff schedules a pass when a backoff delay runs out.
+func (p *pass) requeueBackoff(d time.Duration) { p.requeueAfter(max(d, minRequeue)) }
+
+func (p *pass) backoffRemaining() time.Duration {
+	return backoff.RemainingForRecord(p.backoff, p.in.Now)
+}

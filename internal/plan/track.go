@@ -1,0 +1,179 @@
+package plan
+
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+)
+
+// track runs the finalizer protocol (§4.7) for one status write: pods whose finalizer
+// is gone move from the uncounted lists into the counters; newly finished pods are
+// recorded (uncounted UIDs, or completed indexes) and their finalizers are released
+// after the write; then the interim and, when everything is counted, the terminal
+// condition are added.
+func (p *pass) track() {
+	oldSucceeded, oldFailed := p.in.Job.Status.Succeeded, p.in.Job.Status.Failed
+	p.st.Ready = ptr.To(p.ready)
+	p.st.Terminating = ptr.To(p.terminating)
+	p.countRemovedFinalizers()
+	newIx, capped := p.recordFinishedPods()
+	if p.indexed {
+		p.succeededIx = p.succeededIx.With(newIx...)
+		p.st.Succeeded = int32(p.succeededIx.Total())
+		p.st.CompletedIndexes = p.succeededIx.String()
+		p.st.FailedIndexes = nil
+		if p.failedIx != nil {
+			p.st.FailedIndexes = ptr.To(p.failedIx.String())
+		}
+		p.res.PodsFinishedSucceeded = int32(max(p.succeededIx.Total()-p.prevSucceededIx.Total(), 0))
+	} else {
+		p.res.PodsFinishedSucceeded = max(p.st.Succeeded-oldSucceeded, 0)
+	}
+	p.res.PodsFinishedFailed = max(p.st.Failed-oldFailed, 0)
+	p.addConditions(capped)
+}
+
+// countRemovedFinalizers moves uncounted UIDs whose pod is gone or no longer carries
+// the finalizer into the counters. A pod whose removal is in flight still carries it
+// in the cache and stays listed, so a failed removal can never lead to a double count.
+func (p *pass) countRemovedFinalizers() {
+	withFinalizer := sets.New[types.UID]()
+	for _, pod := range p.in.Pods {
+		if jobpod.HasFinalizer(pod) {
+			withFinalizer.Insert(pod.UID)
+		}
+	}
+	u := p.st.UncountedTerminatedPods
+	var moved int
+	u.Succeeded, moved = keepOnly(u.Succeeded, withFinalizer)
+	p.st.Succeeded += int32(moved)
+	u.Failed, moved = keepOnly(u.Failed, withFinalizer)
+	p.st.Failed += int32(moved)
+}
+
+func keepOnly(uids []types.UID, keep sets.Set[types.UID]) ([]types.UID, int) {
+	var out []types.UID
+	for _, uid := range uids {
+		if keep.Has(uid) {
+			out = append(out, uid)
+		}
+	}
+	return out, len(uids) - len(out)
+}
+
+// recordFinishedPods records finished pods and lists the finalizers to release. It
+// returns the newly completed indexes and whether the per-pass cap stopped it.
+func (p *pass) recordFinishedPods() (newIx []int, capped bool) {
+	pods := p.in.Pods
+	if p.indexed {
+		// Record completed indexes in order.
+		pods = slices.Clone(pods)
+		slices.SortStableFunc(pods, func(a, b *corev1.Pod) int { return jobpod.Index(a) - jobpod.Index(b) })
+	}
+	u := p.st.UncountedTerminatedPods
+	failing := p.decision != nil && p.decision.Type != v1alpha1.JobSuccessCriteriaMet
+	for _, pod := range pods {
+		if !p.tracked(pod) {
+			continue
+		}
+		failed := p.isFailed(pod)
+		if !p.canRemoveFinalizer(pod, failed) {
+			continue
+		}
+		p.res.RemoveFinalizers = append(p.res.RemoveFinalizers, pod)
+		switch {
+		case pod.Status.Phase == corev1.PodSucceeded && !p.uncFail.Has(pod.UID):
+			if p.indexed {
+				if ix := jobpod.Index(pod); p.validIndex(pod) && !p.prevSucceededIx.Has(ix) {
+					newIx = append(newIx, ix)
+				}
+			} else if !p.uncSucc.Has(pod.UID) {
+				u.Succeeded = append(u.Succeeded, pod.UID)
+			}
+		case failed || failing:
+			// When the job fails, every pod still running counts as failed.
+			if !p.uncFail.Has(pod.UID) && (!p.indexed || p.validIndex(pod)) && p.countFailure(pod) {
+				u.Failed = append(u.Failed, pod.UID)
+			}
+		}
+		if len(newIx)+len(u.Succeeded)+len(u.Failed) >= maxUncountedPods {
+			return newIx, true
+		}
+	}
+	return newIx, false
+}
+
+// countFailure applies the pod failure policy: Ignore drops the failure.
+func (p *pass) countFailure(pod *corev1.Pod) bool {
+	if p.job.Spec.PodFailurePolicy == nil {
+		return true
+	}
+	m := p.match(pod)
+	if m.Action != nil {
+		if p.res.FailurePolicyActions == nil {
+			p.res.FailurePolicyActions = map[v1alpha1.PodFailurePolicyAction]int32{}
+		}
+		p.res.FailurePolicyActions[*m.Action]++
+	}
+	return m.CountFailed
+}
+
+// canRemoveFinalizer: always when the job is being deleted or finishing, or the pod
+// succeeded; for a failed pod unless it is its index's last failure awaiting a
+// replacement; never for a pod still running.
+func (p *pass) canRemoveFinalizer(pod *corev1.Pod, failed bool) bool {
+	if p.job.DeletionTimestamp != nil || p.decision != nil || pod.Status.Phase == corev1.PodSucceeded {
+		return true
+	}
+	if !failed {
+		return false
+	}
+	if d, ok := p.delayed[jobpod.Index(pod)]; ok && d.UID == pod.UID {
+		return false
+	}
+	return true
+}
+
+// addConditions writes the interim condition of a finish decision, and the terminal one
+// once nothing is uncounted or terminating.
+func (p *pass) addConditions(capped bool) {
+	if p.decision == nil {
+		return
+	}
+	terminal := *p.decision
+	terminal.LastProbeTime, terminal.LastTransitionTime = p.now, p.now
+	if p.decision.Type == v1alpha1.JobSuccessCriteriaMet {
+		if trueCondition(p.st, v1alpha1.JobSuccessCriteriaMet) == nil {
+			p.st.Conditions = append(p.st.Conditions, *p.decision)
+		}
+		terminal.Type = v1alpha1.JobComplete
+	} else {
+		if !p.carried {
+			p.st.Conditions = append(p.st.Conditions, *p.decision)
+		}
+		terminal.Type = v1alpha1.JobFailed
+	}
+	u := p.st.UncountedTerminatedPods
+	if capped || len(u.Succeeded)+len(u.Failed) > 0 || p.terminating > 0 {
+		return
+	}
+	ensureCondition(p.st, terminal)
+	p.res.Finished = &Finish{Succeeded: terminal.Type == v1alpha1.JobComplete, Reason: terminal.Reason}
+	if terminal.Type == v1alpha1.JobComplete {
+		t := p.now
+		p.st.CompletionTime = &t
+		if c := p.job.Spec.Completions; c != nil && p.st.Succeeded > *c {
+			p.event(corev1.EventTypeWarning, "TooManySucceededPods", "Too many succeeded pods running after completion count reached")
+		}
+		p.event(corev1.EventTypeNormal, "Completed", "Job completed")
+	} else {
+		p.event(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
+	}
+	p.requeueAfter(ttlAfterFinishing(p.job))
+}

@@ -1,0 +1,61 @@
+package plan
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+)
+
+// TTLExpireAt is when a finished job becomes eligible for deletion: the transition time
+// of its first true Complete or Failed condition plus ttlSecondsAfterFinished. ok is
+// false when the job has no TTL, is not finished, or is already being deleted.
+func TTLExpireAt(job *v1alpha1.BatchJob) (time.Time, bool) {
+	if job.Spec.TTLSecondsAfterFinished == nil || job.DeletionTimestamp != nil {
+		return time.Time{}, false
+	}
+	for _, c := range job.Status.Conditions {
+		if (c.Type == v1alpha1.JobComplete || c.Type == v1alpha1.JobFailed) && c.Status == corev1.ConditionTrue {
+			if c.LastTransitionTime.IsZero() {
+				return time.Time{}, false
+			}
+			return c.LastTransitionTime.Add(time.Duration(*job.Spec.TTLSecondsAfterFinished) * time.Second), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// isFinished reports whether the job has Complete=True or Failed=True.
+func isFinished(st *v1alpha1.BatchJobStatus) bool {
+	return trueCondition(st, v1alpha1.JobComplete) != nil || trueCondition(st, v1alpha1.JobFailed) != nil
+}
+
+// planFinished handles a finished job: its counters are final, so the only work is to
+// release pods still holding the tracking finalizer (without counting them) and the TTL.
+func planFinished(job *v1alpha1.BatchJob, in Input) Result {
+	res := Result{Status: *job.Status.DeepCopy()}
+	for _, pod := range in.Pods {
+		if jobpod.HasFinalizer(pod) && !in.FinalizerRemovalPending.Has(pod.UID) {
+			res.RemoveFinalizers = append(res.RemoveFinalizers, pod)
+		}
+	}
+	if at, ok := TTLExpireAt(job); ok {
+		if left := at.Sub(in.Now); left > 0 {
+			res.RequeueAfter = left
+		} else {
+			res.TTLExpired = true
+		}
+	}
+	return res
+}
+
+// ttlAfterFinishing is the timer for a job finished in this pass; the status write that
+// records the finish also triggers a pass, this is the safety net.
+func ttlAfterFinishing(job *v1alpha1.BatchJob) time.Duration {
+	if job.Spec.TTLSecondsAfterFinished == nil {
+		return 0
+	}
+	return max(time.Duration(*job.Spec.TTLSecondsAfterFinished)*time.Second, minRequeue)
+}
