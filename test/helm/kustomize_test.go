@@ -2,6 +2,7 @@ package helm
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,8 +40,30 @@ func TestKustomizeMatchesChart(t *testing.T) {
 	}
 }
 
+// withoutMetadata drops metadata and normalises whitespace inside multi-line strings:
+// kustomize's YAML parser (go-yaml v3) folds a `>-` scalar whose next line is more indented
+// with an extra blank line, where the YAML spec (and helm, kubectl) keep one line break. In
+// CEL expressions, the only multi-line strings here, that whitespace means nothing.
 func withoutMetadata(obj *unstructured.Unstructured) map[string]any {
 	c := obj.DeepCopy().Object
 	delete(c, "metadata")
-	return c
+	return normalize(c).(map[string]any)
+}
+
+func normalize(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = normalize(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = normalize(e)
+		}
+	case string:
+		if strings.Contains(v, "\n") {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return v
 }
