@@ -160,8 +160,11 @@ cmd_down() {
   fi
   # kwokctl stops every component by the PID it recorded in clusters/NAME/pids/.
   log "deleting"
-  kwokctl delete cluster --name "${CLUSTER_NAME}" --kubeconfig "${CLUSTER_KUBECONFIG}" >/dev/null
-  rm -f "${CLUSTER_KUBECONFIG}" "${CLUSTER_DIR}/kwokctl.yaml" "${CLUSTER_DIR}/create.log"
+  if ! kwokctl delete cluster --name "${CLUSTER_NAME}" --kubeconfig "${CLUSTER_KUBECONFIG}" >"${CLUSTER_DIR}/delete.log" 2>&1; then
+    tail -n 20 "${CLUSTER_DIR}/delete.log" >&2
+    exit 1
+  fi
+  rm -f "${CLUSTER_KUBECONFIG}" "${CLUSTER_DIR}/kwokctl.yaml" "${CLUSTER_DIR}/create.log" "${CLUSTER_DIR}/delete.log"
   log "deleted"
 }
 
