@@ -109,7 +109,7 @@ var (
 func pod(name string) *testutil.PodWrapper { return testutil.MakePod(name, "ns") }
 
 func pods(ps ...*testutil.PodWrapper) []*corev1.Pod {
-	out := make([]*corev1.Pod, 0, len(ps))
+	var out []*corev1.Pod
 	for _, p := range ps {
 		out = append(out, p.Obj())
 	}
