@@ -4,11 +4,14 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,5 +55,25 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := waitForAdmissionPolicies(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
+}
+
+// waitForAdmissionPolicies waits until the API server enforces the policies of
+// config/admission: they take effect asynchronously after they are created.
+func waitForAdmissionPolicies() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		defaulted := MakeBatchJob("admission-probe", ns).Obj()
+		if err := k8sClient.Create(ctx, defaulted, client.DryRunAll); err != nil || defaulted.Spec.BackoffLimit == nil {
+			return false, nil
+		}
+		invalid := MakeBatchJob("admission-probe", ns).PodFailurePolicy(withContainer(
+			ExitCodes(batchjobv1alpha1.PodFailurePolicyActionFailJob, batchjobv1alpha1.PodFailurePolicyOnExitCodesOpIn, 1), "nope")).Obj()
+		return k8sClient.Create(ctx, invalid, client.DryRunAll) != nil, nil
+	})
 }
