@@ -148,3 +148,8 @@ func storedPrintFields(j *v1alpha1.BatchJob) {
 	v1alpha1.SetDefaults(defaulted)
 	v1alpha1.SetPrintFields(defaulted, &j.Status, now)
 }
+
+type (
+	jobW = testutil.JobWrapper
+	podW = testutil.PodWrapper
+)
