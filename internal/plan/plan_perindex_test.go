@@ -58,7 +58,7 @@ func TestPlanBackoffLimitPerIndex(t *testing.T) {
 				Status(status().Active(3).FailedIndexes("").StartTime(started).Obj()).Obj(),
 			pods: pods(failedAt("f0", 20*time.Second).Index(0).Exited("main", 7, ago(20*time.Second)),
 				failedAt("f1", 20*time.Second).Index(1).FailureCount(0, 1).Exited("main", 3, ago(20*time.Second)), running("r2").Index(2)),
-			want: outcome{Status: status().Active(3).FailedIndexes("0").StartTime(started).UncountedFailed("f0").Obj(), StatusChanged: true,
+			want: outcome{Status: status().Active(2).FailedIndexes("0").StartTime(started).UncountedFailed("f0").Obj(), StatusChanged: true,
 				Created: []string{"pi-1- fc=0/2"}, CreateReason: "recreate_failed",
 				RemoveFinalizers: []string{"f0"}, FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionFailIndex: 1}},
 		},
