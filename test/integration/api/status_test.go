@@ -26,7 +26,12 @@ func TestStatusUpdates(t *testing.T) {
 	later := metav1.NewTime(start.Add(10 * time.Minute))
 	earlier := metav1.NewTime(start.Add(-10 * time.Minute))
 	T := corev1.ConditionTrue
-	running := func(s *bj.BatchJobStatus) { s.StartTime = &start; s.Active = 2; s.Ready = ptr.To[int32](1); s.Terminating = ptr.To[int32](0) }
+	running := func(s *bj.BatchJobStatus) {
+		s.StartTime = &start
+		s.Active = 2
+		s.Ready = ptr.To[int32](1)
+		s.Terminating = ptr.To[int32](0)
+	}
 	cases := map[string]struct {
 		job   *BatchJobWrapper
 		steps []step
@@ -78,7 +83,10 @@ func TestStatusUpdates(t *testing.T) {
 				s.Active, s.Ready, s.Terminating = 0, ptr.To[int32](0), ptr.To[int32](1)
 				addCond(bj.JobFailed, T)(s)
 			}, want: "status.terminating: Invalid value"},
-			{name: "Failed", status: func(s *bj.BatchJobStatus) { s.Active, s.Ready, s.Terminating = 0, ptr.To[int32](0), ptr.To[int32](0); addCond(bj.JobFailed, T)(s) }},
+			{name: "Failed", status: func(s *bj.BatchJobStatus) {
+				s.Active, s.Ready, s.Terminating = 0, ptr.To[int32](0), ptr.To[int32](0)
+				addCond(bj.JobFailed, T)(s)
+			}},
 		}},
 		"indexed": {MakeBatchJob("s", ns).Indexed().Completions(6).Parallelism(2).BackoffLimitPerIndex(1), []step{
 			{name: "start", status: running},

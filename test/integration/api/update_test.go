@@ -85,7 +85,10 @@ func TestSpecUpdates(t *testing.T) {
 			{name: "suspend", spec: func(j *bj.BatchJob) { j.Spec.Suspend = ptr.To(true) }},
 			{name: "resume", spec: func(j *bj.BatchJob) { j.Spec.Suspend = ptr.To(false) }},
 			{name: "parallelism is mutable", spec: func(j *bj.BatchJob) { j.Spec.Parallelism = ptr.To[int32](3) }},
-			{name: "backoffLimit and deadline are mutable", spec: func(j *bj.BatchJob) { j.Spec.BackoffLimit = ptr.To[int32](1); j.Spec.ActiveDeadlineSeconds = ptr.To[int64](9) }},
+			{name: "backoffLimit and deadline are mutable", spec: func(j *bj.BatchJob) {
+				j.Spec.BackoffLimit = ptr.To[int32](1)
+				j.Spec.ActiveDeadlineSeconds = ptr.To[int64](9)
+			}},
 			{name: "NonIndexed completions are immutable", spec: func(j *bj.BatchJob) { j.Spec.Completions = ptr.To[int32](5) }, want: "spec.completions: field is immutable"},
 			{name: "completionMode is immutable", spec: func(j *bj.BatchJob) { j.Spec.CompletionMode = ptr.To(bj.IndexedCompletion) }, want: "spec.completionMode: field is immutable"},
 			{name: "managedBy cannot be set", spec: func(j *bj.BatchJob) { j.Spec.ManagedBy = ptr.To("example.com/other") }, want: "spec.managedBy: field is immutable"},
@@ -114,7 +117,9 @@ func TestSpecUpdates(t *testing.T) {
 			{name: "completions alone", spec: func(j *bj.BatchJob) { j.Spec.Completions = ptr.To[int32](7) }, want: "can only be modified in tandem with spec.parallelism"},
 			{name: "completions to nil", spec: func(j *bj.BatchJob) { j.Spec.Completions = nil }, want: "spec.completions"},
 			{name: "backoffLimitPerIndex is immutable", spec: func(j *bj.BatchJob) { j.Spec.BackoffLimitPerIndex = ptr.To[int32](1) }, want: "spec.backoffLimitPerIndex: field is immutable"},
-			{name: "successPolicy is immutable", spec: func(j *bj.BatchJob) { j.Spec.SuccessPolicy = &bj.SuccessPolicy{Rules: []bj.SuccessPolicyRule{SuccessRule("", 1)}} }, want: "spec.successPolicy: field is immutable"},
+			{name: "successPolicy is immutable", spec: func(j *bj.BatchJob) {
+				j.Spec.SuccessPolicy = &bj.SuccessPolicy{Rules: []bj.SuccessPolicyRule{SuccessRule("", 1)}}
+			}, want: "spec.successPolicy: field is immutable"},
 		}},
 		"managed elsewhere": {MakeBatchJob("u", ns).ManagedBy("kueue.x-k8s.io/multikueue"), []step{
 			{name: "managedBy cannot change", spec: func(j *bj.BatchJob) { j.Spec.ManagedBy = ptr.To("example.com/other") }, want: "spec.managedBy: field is immutable"},
@@ -142,7 +147,9 @@ func TestSpecUpdates(t *testing.T) {
 				j.Spec.Template.Spec.Affinity.PodAffinity = &corev1.PodAffinity{}
 				j.Spec.Template.Spec.Affinity.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution = []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "zone"}}}
 			}, want: "field is immutable: while suspended only"},
-			{name: "container env", spec: func(j *bj.BatchJob) { j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "b"}} }, want: "field is immutable: while suspended only"},
+			{name: "container env", spec: func(j *bj.BatchJob) {
+				j.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
+			}, want: "field is immutable: while suspended only"},
 			{name: "resume with a nodeSelector change", spec: func(j *bj.BatchJob) {
 				j.Spec.Template.Spec.NodeSelector = map[string]string{"zone": "b"}
 				j.Spec.Suspend = ptr.To(false)
