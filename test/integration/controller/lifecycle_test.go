@@ -90,20 +90,24 @@ func TestTTLDeletesFinishedJob(t *testing.T) {
 	}
 }
 
-// An orphan pod matching the selector is adopted (ownerRef and finalizer); a pod whose
-// labels stop matching is released (ownerRef and finalizer removed) and replaced.
+// An orphan pod matching a manualSelector is adopted (ownerRef and finalizer) and fills
+// parallelism; once its labels stop matching it is released (ownerRef and finalizer
+// removed) and replaced.
 func TestAdoptionAndRelease(t *testing.T) {
 	ns := newNamespace(t)
-	job := makeJob("adopt", ns).suspend(true).create(t)
-	eventually(t, "selector", func() (bool, string) { return getJob(t, job).Spec.Selector != nil, "" })
-	stored := getJob(t, job)
+	labels := map[string]string{"app": "adopt", v1alpha1.ControllerUIDLabel: "adopt-orphan"}
 	orphan := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns, Labels: maps.Clone(stored.Spec.Template.Labels)},
-		Spec:       *stored.Spec.Template.Spec.DeepCopy(),
+		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns, Labels: labels},
+		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
 	}
 	if err := k8sClient.Create(context.Background(), orphan); err != nil {
 		t.Fatal(err)
 	}
+	b := makeJob("adopt", ns)
+	b.job.Spec.ManualSelector = ptr.To(true)
+	b.job.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "adopt"}}
+	b.job.Spec.Template.Labels = maps.Clone(labels)
+	job := b.create(t)
 	eventually(t, "adoption", func() (bool, string) {
 		p := &corev1.Pod{}
 		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
@@ -113,20 +117,16 @@ func TestAdoptionAndRelease(t *testing.T) {
 		return ref != nil && ref.UID == job.UID && slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer),
 			fmt.Sprintf("owners %v finalizers %v", p.OwnerReferences, p.Finalizers)
 	})
-	// Resume: the adopted pod is the one active pod, so no other is created.
-	updateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) })
-	// Unsuspending deletes nothing and the adopted pod fills parallelism 1.
 	consistently(t, time.Second, "adopted pod is the only pod", func() (bool, string) {
 		pods := podsOf(t, job)
 		return len(pods) == 1 && pods[0].Name == "orphan", fmt.Sprintf("%d pods", len(pods))
 	})
-	// Release: change the controller-uid label so the selector no longer matches.
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p := &corev1.Pod{}
 		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
 			return err
 		}
-		p.Labels[v1alpha1.ControllerUIDLabel] = "someone-else"
+		p.Labels["app"] = "something-else"
 		return k8sClient.Update(context.Background(), p)
 	})
 	if err != nil {
@@ -141,6 +141,9 @@ func TestAdoptionAndRelease(t *testing.T) {
 		return len(p.OwnerReferences) == 0 && len(p.Finalizers) == 0 && len(active) == 1 && active[0].Name != "orphan",
 			fmt.Sprintf("owners %v finalizers %v, %d active", p.OwnerReferences, p.Finalizers, len(active))
 	})
+	if j := getJob(t, job); j.Status.Failed != 0 || j.Status.Succeeded != 0 {
+		t.Errorf("release counted the pod: failed %d succeeded %d", j.Status.Failed, j.Status.Succeeded)
+	}
 }
 
 // A BatchJob managed by another controller is left alone: no pods, no status, and the

@@ -10,10 +10,14 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -71,6 +75,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := waitForCRD(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if err := startManager(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -116,4 +124,27 @@ func stopManager() {
 		mgrStop()
 		mgrStop = nil
 	}
+}
+
+// waitForCRD waits until a BatchJob can be created (dry run): the mutating admission
+// policies need the CRD's OpenAPI schema, which the API server publishes a little after the
+// CRD is established; until then creates fail with "Resource kind ... not found".
+func waitForCRD() error {
+	probe := &v1alpha1.BatchJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default"},
+		Spec: v1alpha1.BatchJobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
+		}}},
+	}
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			last = k8sClient.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+			return last == nil, nil
+		})
+	if err != nil {
+		return fmt.Errorf("BatchJobs cannot be created: %w", last)
+	}
+	return nil
 }
