@@ -67,7 +67,10 @@ func (b *jobBuilder) deadline(s int64) *jobBuilder {
 	b.job.Spec.ActiveDeadlineSeconds = ptr.To(s)
 	return b
 }
-func (b *jobBuilder) ttl(s int32) *jobBuilder { b.job.Spec.TTLSecondsAfterFinished = ptr.To(s); return b }
+func (b *jobBuilder) ttl(s int32) *jobBuilder {
+	b.job.Spec.TTLSecondsAfterFinished = ptr.To(s)
+	return b
+}
 func (b *jobBuilder) restartPolicy(p corev1.RestartPolicy) *jobBuilder {
 	b.job.Spec.Template.Spec.RestartPolicy = p
 	return b
