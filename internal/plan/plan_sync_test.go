@@ -1,9 +1,11 @@
 package plan
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -207,6 +209,22 @@ func TestPlanSync(t *testing.T) {
 			want: outcome{Status: status().Active(1).StartTime(started).
 				Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionFalse, "", "", ago(time.Hour)).Obj()},
 		},
+		"finalizer removal in flight: listed pod stays uncounted, not re-added": {
+			job:     job("pi", "ns").Completions(3).Status(status().Active(1).StartTime(started).Uncounted(uids("a"), nil).Obj()).Obj(),
+			pods:    pods(succeeded("a"), succeeded("b"), running("c")),
+			pending: uids("a", "b"),
+			want:    outcome{Status: status().Active(1).StartTime(started).Uncounted(uids("a"), nil).Obj()},
+		},
+		"uncounted pod whose finalizer is still there is released again": {
+			job:  job("pi", "ns").Completions(3).Status(status().Active(1).StartTime(started).UncountedFailed("f").Obj()).Obj(),
+			pods: pods(failed("f"), running("c")),
+			want: outcome{Status: status().Active(1).StartTime(started).UncountedFailed("f").Obj(), RemoveFinalizers: []string{"f"}},
+		},
+		"pod flips from failed to succeeded: stays failed": {
+			job:  job("pi", "ns").Completions(3).Status(status().Active(1).StartTime(started).UncountedFailed("f").Obj()).Obj(),
+			pods: pods(succeeded("f"), running("c")),
+			want: outcome{Status: status().Active(1).StartTime(started).UncountedFailed("f").Obj(), RemoveFinalizers: []string{"f"}},
+		},
 		"first pass writes the empty uncounted lists": {
 			job:  job("pi", "ns").Status(status().NoUncounted().Active(1).StartTime(started).Obj()).Obj(),
 			pods: pods(running("a")),
@@ -224,3 +242,61 @@ func repeat(s string, n int) []string {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+func TestPlanCapsUncountedPerPass(t *testing.T) {
+	var ps []*corev1.Pod
+	for i := range 520 {
+		ps = append(ps, succeeded(fmt.Sprintf("s%03d", i)).Obj())
+	}
+	j := job("pi", "ns").Completions(600).Parallelism(1).Status(status().StartTime(ago(time.Minute)).Obj()).Obj()
+	res := Plan(Input{Job: j, Pods: ps, Now: now, ExpectationsSatisfied: true})
+	if got := len(res.Status.UncountedTerminatedPods.Succeeded); got != 500 {
+		t.Errorf("uncounted succeeded = %d, want 500", got)
+	}
+	if got := len(res.RemoveFinalizers); got != 500 {
+		t.Errorf("finalizers to remove = %d, want 500", got)
+	}
+	if res.Status.Conditions != nil || res.Finished != nil {
+		t.Errorf("job must not finish in a capped pass: %+v", res.Status.Conditions)
+	}
+}
+
+func TestPlanBackoffRecord(t *testing.T) {
+	cases := map[string]struct {
+		in   *BackoffRecord
+		pods []*corev1.Pod
+		want *BackoffRecord
+	}{
+		"rebuilt from every finished pod after a restart": {
+			pods: pods(failedAt("a", 30*time.Second).NoFinalizer(), failedAt("b", 10*time.Second), succeeded("s").NoFinalizer()),
+			want: &BackoffRecord{FailuresAfterLastSuccess: 2, LastFailureTime: ptrTime(ago(10 * time.Second))},
+		},
+		"kept record gets only the newly finished pods": {
+			in:   &BackoffRecord{FailuresAfterLastSuccess: 3, LastFailureTime: ptrTime(ago(time.Hour))},
+			pods: pods(failedAt("counted", 30*time.Second).NoFinalizer(), failedAt("new", 10*time.Second)),
+			want: &BackoffRecord{FailuresAfterLastSuccess: 4, LastFailureTime: ptrTime(ago(10 * time.Second))},
+		},
+		"a new success resets it": {
+			in:   &BackoffRecord{FailuresAfterLastSuccess: 3, LastFailureTime: ptrTime(ago(time.Hour))},
+			pods: pods(succeeded("s")),
+			want: &BackoffRecord{},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			j := job("pi", "ns").Completions(5).Status(status().StartTime(ago(time.Minute)).Obj()).Obj()
+			res := Plan(Input{Job: j, Pods: tc.pods, Now: now, ExpectationsSatisfied: true, Backoff: tc.in})
+			if diff := cmp.Diff(tc.want, res.Backoff); diff != "" {
+				t.Errorf("Backoff (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPrintFields(t *testing.T) {
+	res := Plan(Input{Job: job("pi", "ns").Completions(3).Parallelism(2).Obj(), Now: now, ExpectationsSatisfied: true})
+	got := []string{res.Status.State, res.Status.CompletionsText, res.Status.Duration}
+	if diff := cmp.Diff([]string{"Running", "0/3", "0s"}, got); diff != "" {
+		t.Errorf("printing fields (-want,+got):\n%s", diff)
+	}
+}

@@ -26,11 +26,14 @@ func MakeStatus() *StatusWrapper {
 // Obj returns a deep copy of the built status.
 func (w *StatusWrapper) Obj() v1alpha1.BatchJobStatus { return *w.BatchJobStatus.DeepCopy() }
 
-func (w *StatusWrapper) Active(n int32) *StatusWrapper      { w.BatchJobStatus.Active = n; return w }
-func (w *StatusWrapper) Ready(n int32) *StatusWrapper       { w.BatchJobStatus.Ready = ptr.To(n); return w }
-func (w *StatusWrapper) Terminating(n int32) *StatusWrapper { w.BatchJobStatus.Terminating = ptr.To(n); return w }
-func (w *StatusWrapper) Succeeded(n int32) *StatusWrapper   { w.BatchJobStatus.Succeeded = n; return w }
-func (w *StatusWrapper) Failed(n int32) *StatusWrapper      { w.BatchJobStatus.Failed = n; return w }
+func (w *StatusWrapper) Active(n int32) *StatusWrapper { w.BatchJobStatus.Active = n; return w }
+func (w *StatusWrapper) Ready(n int32) *StatusWrapper  { w.BatchJobStatus.Ready = ptr.To(n); return w }
+func (w *StatusWrapper) Terminating(n int32) *StatusWrapper {
+	w.BatchJobStatus.Terminating = ptr.To(n)
+	return w
+}
+func (w *StatusWrapper) Succeeded(n int32) *StatusWrapper { w.BatchJobStatus.Succeeded = n; return w }
+func (w *StatusWrapper) Failed(n int32) *StatusWrapper    { w.BatchJobStatus.Failed = n; return w }
 
 func (w *StatusWrapper) StartTime(t time.Time) *StatusWrapper {
 	w.BatchJobStatus.StartTime = &metav1.Time{Time: t}

@@ -1,0 +1,251 @@
+package plan
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+)
+
+// FuzzPlan runs two passes over a random job and random pods, applying the first plan
+// the way the controller and the cluster would, and checks the invariants of §4.7:
+// nothing panics, creations never exceed parallelism, no UID is in both uncounted
+// lists, no pod is counted twice, counters only grow by what left the uncounted lists.
+func FuzzPlan(f *testing.F) {
+	for seed := int64(0); seed < 16; seed++ {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed int64) {
+		r := rand.New(rand.NewSource(seed))
+		j := randomJob(r)
+		ps := randomPods(r, j)
+		in := Input{Job: j, Pods: ps, Now: now, ExpectationsSatisfied: r.Intn(4) != 0}
+		res := Plan(in)
+		checkPass(t, in, res)
+		j2, ps2 := apply(j, ps, res)
+		in2 := Input{Job: j2, Pods: ps2, Now: now.Add(time.Second), ExpectationsSatisfied: true, Backoff: res.Backoff}
+		res2 := Plan(in2)
+		checkPass(t, in2, res2)
+		if !isFinished(&j.Status) && !res.TTLExpired {
+			checkNoRecount(t, res.Status.UncountedTerminatedPods, j.Status.UncountedTerminatedPods, res2.Status.UncountedTerminatedPods)
+			if res2.Status.Succeeded < res.Status.Succeeded || res2.Status.Failed < res.Status.Failed {
+				t.Errorf("counters decreased: %d/%d then %d/%d", res.Status.Succeeded, res.Status.Failed, res2.Status.Succeeded, res2.Status.Failed)
+			}
+		}
+	})
+}
+
+func checkPass(t *testing.T, in Input, res Result) {
+	t.Helper()
+	job := in.Job.DeepCopy()
+	v1alpha1.SetDefaults(job)
+	if !job.IsManagedByThisController() || isFinished(&job.Status) {
+		if len(res.Create)+len(res.Delete) > 0 || res.StatusChanged {
+			t.Fatalf("finished or foreign job got work: %+v", res)
+		}
+		return
+	}
+	active := 0
+	for _, p := range in.Pods {
+		if jobpod.IsActive(p) {
+			active++
+		}
+	}
+	if len(res.Create) > 0 {
+		if len(res.Delete) > 0 {
+			t.Errorf("created and deleted in one pass")
+		}
+		if active+len(res.Create) > int(*job.Spec.Parallelism) {
+			t.Errorf("active %d + created %d > parallelism %d", active, len(res.Create), *job.Spec.Parallelism)
+		}
+		if !in.ExpectationsSatisfied || job.DeletionTimestamp != nil || *job.Spec.Suspend {
+			t.Errorf("created pods while expectations unsatisfied, deleting or suspended")
+		}
+	}
+	u := res.Status.UncountedTerminatedPods
+	if u == nil {
+		t.Fatalf("uncountedTerminatedPods nil after a pass")
+	}
+	if both := sets.New(u.Succeeded...).Intersection(sets.New(u.Failed...)); both.Len() > 0 {
+		t.Errorf("UIDs in both uncounted lists: %v", sets.List(both))
+	}
+	if len(sets.New(u.Succeeded...)) != len(u.Succeeded) || len(sets.New(u.Failed...)) != len(u.Failed) {
+		t.Errorf("duplicate UIDs in uncounted lists: %+v", u)
+	}
+	checkCounters(t, job, res)
+	if res.Status.Ready == nil || res.Status.Terminating == nil || *res.Status.Ready > res.Status.Active {
+		t.Errorf("ready %v must be set and <= active %d", res.Status.Ready, res.Status.Active)
+	}
+}
+
+// checkCounters: the failed counter (and succeeded for NonIndexed) grows by exactly the
+// UIDs that left the uncounted list, so nothing is counted without passing through it.
+func checkCounters(t *testing.T, job *v1alpha1.BatchJob, res Result) {
+	t.Helper()
+	old := job.Status.UncountedTerminatedPods
+	if old == nil {
+		old = &v1alpha1.UncountedTerminatedPods{}
+	}
+	u := res.Status.UncountedTerminatedPods
+	left := func(before, after []types.UID) int32 {
+		return int32(sets.New(before...).Difference(sets.New(after...)).Len())
+	}
+	if got, want := res.Status.Failed-job.Status.Failed, left(old.Failed, u.Failed); got != want {
+		t.Errorf("failed grew by %d, but %d UIDs left the uncounted list", got, want)
+	}
+	indexed := *job.Spec.CompletionMode == v1alpha1.IndexedCompletion
+	if !indexed {
+		if got, want := res.Status.Succeeded-job.Status.Succeeded, left(old.Succeeded, u.Succeeded); got != want {
+			t.Errorf("succeeded grew by %d, but %d UIDs left the uncounted list", got, want)
+		}
+	}
+}
+
+// checkNoRecount: a UID that left the uncounted lists (was counted) never comes back.
+func checkNoRecount(t *testing.T, first, before, second *v1alpha1.UncountedTerminatedPods) {
+	t.Helper()
+	if before == nil {
+		before = &v1alpha1.UncountedTerminatedPods{}
+	}
+	seen := sets.New(before.Succeeded...).Insert(before.Failed...).Insert(first.Succeeded...).Insert(first.Failed...)
+	kept := sets.New(first.Succeeded...).Insert(first.Failed...)
+	counted := seen.Difference(kept)
+	for _, uid := range append(slices.Clone(second.Succeeded), second.Failed...) {
+		if counted.Has(uid) {
+			t.Errorf("pod %s counted twice", uid)
+		}
+	}
+}
+
+// apply plays the controller and the cluster: status written, deleted pods get a
+// deletionTimestamp (finalizer stripped first when asked), finalizers removed, pods created.
+func apply(j *v1alpha1.BatchJob, ps []*corev1.Pod, res Result) (*v1alpha1.BatchJob, []*corev1.Pod) {
+	j2 := j.DeepCopy()
+	j2.Status = *res.Status.DeepCopy()
+	byUID := map[types.UID]*corev1.Pod{}
+	var out []*corev1.Pod
+	for _, p := range ps {
+		c := p.DeepCopy()
+		byUID[c.UID] = c
+		out = append(out, c)
+	}
+	for _, d := range res.Delete {
+		p := byUID[d.Pod.UID]
+		if d.StripFinalizerFirst {
+			p.Finalizers = nil
+		}
+		p.DeletionTimestamp = &metav1.Time{Time: now}
+	}
+	for _, rm := range res.RemoveFinalizers {
+		byUID[rm.UID].Finalizers = nil
+	}
+	for i, c := range res.Create {
+		p := c.DeepCopy()
+		p.Name = fmt.Sprintf("%snew%d", p.GenerateName, i)
+		p.UID = types.UID(p.Name)
+		p.Status.Phase = corev1.PodPending
+		out = append(out, p)
+	}
+	return j2, out
+}
+
+func randomJob(r *rand.Rand) *v1alpha1.BatchJob {
+	w := job("fz", "ns").Parallelism(int32(r.Intn(6))).BackoffLimit(int32(r.Intn(4))).Suspend(r.Intn(5) == 0)
+	if r.Intn(4) == 0 {
+		w.NoCompletions(int32(r.Intn(6)))
+	} else {
+		w.Completions(int32(r.Intn(7)))
+		if r.Intn(2) == 0 {
+			w.Indexed()
+			if r.Intn(2) == 0 {
+				w.BackoffLimitPerIndex(int32(r.Intn(2)))
+				if r.Intn(2) == 0 {
+					w.MaxFailedIndexes(int32(r.Intn(2)))
+				}
+			}
+			if r.Intn(3) == 0 {
+				w.SuccessPolicy(v1alpha1.SuccessPolicyRule{SucceededCount: ptr.To(int32(r.Intn(3) + 1))})
+			}
+		}
+	}
+	if r.Intn(3) == 0 {
+		action := []v1alpha1.PodFailurePolicyAction{"FailJob", "Ignore", "Count", "FailIndex"}[r.Intn(4)]
+		if action == "FailIndex" && w.Spec.BackoffLimitPerIndex == nil {
+			action = "Ignore"
+		}
+		w.PodFailurePolicy(exitCodeRule(action, int32(r.Intn(3)+1)))
+	} else if r.Intn(3) == 0 {
+		w.PodReplacementPolicy(v1alpha1.Failed)
+	}
+	if r.Intn(3) == 0 {
+		w.ActiveDeadlineSeconds(int64(r.Intn(120)))
+	}
+	if r.Intn(6) == 0 {
+		w.DeletionTimestamp(ago(time.Second))
+	}
+	st := status().Succeeded(int32(r.Intn(3))).Failed(int32(r.Intn(3)))
+	if r.Intn(3) != 0 {
+		st.StartTime(ago(time.Duration(r.Intn(200)) * time.Second))
+	}
+	switch r.Intn(8) {
+	case 0:
+		st.Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", "x", ago(time.Second))
+	case 1:
+		st.Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "x", ago(time.Second))
+	case 2:
+		st.Condition(v1alpha1.JobSuspended, corev1.ConditionTrue, "JobSuspended", "Job suspended", ago(time.Second))
+	}
+	if w.Spec.CompletionMode != nil && w.Spec.Completions != nil {
+		st.CompletedIndexes(fmt.Sprintf("%d", r.Intn(int(*w.Spec.Completions)+1)))
+	}
+	return w.Status(st.Obj()).Obj()
+}
+
+func randomPods(r *rand.Rand, j *v1alpha1.BatchJob) []*corev1.Pod {
+	n := r.Intn(9)
+	var out []*corev1.Pod
+	var succ, fail []types.UID
+	phases := []corev1.PodPhase{corev1.PodPending, corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed}
+	for i := range n {
+		w := pod(fmt.Sprintf("p%d", i)).Phase(phases[r.Intn(4)]).Created(ago(time.Duration(r.Intn(100)) * time.Second))
+		if r.Intn(2) == 0 {
+			w.Index(r.Intn(8) - 1)
+		}
+		if r.Intn(3) == 0 {
+			w.Exited("main", int32(r.Intn(4)), ago(time.Duration(r.Intn(60))*time.Second))
+		}
+		if r.Intn(3) == 0 {
+			w.Ready(ago(time.Duration(r.Intn(60)) * time.Second))
+		}
+		if r.Intn(5) == 0 {
+			w.Deleted(ago(time.Second))
+		}
+		if r.Intn(4) == 0 {
+			w.NoFinalizer()
+		}
+		if r.Intn(4) == 0 {
+			w.FailureCount(r.Intn(3), r.Intn(2))
+		}
+		p := w.Obj()
+		if p.Status.Phase == corev1.PodSucceeded && r.Intn(3) == 0 {
+			succ = append(succ, p.UID)
+		} else if jobpod.IsTerminal(p) && r.Intn(3) == 0 {
+			fail = append(fail, p.UID)
+		}
+		out = append(out, p)
+	}
+	if r.Intn(2) == 0 {
+		j.Status.UncountedTerminatedPods = &v1alpha1.UncountedTerminatedPods{Succeeded: succ, Failed: append(fail, "gone")}
+	}
+	return out
+}
