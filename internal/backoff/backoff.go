@@ -56,28 +56,65 @@ func finishTimes(pods []*corev1.Pod) []time.Time {
 	return ts
 }
 
+// Policy is the delay curve: Base after the first failure, doubling up to Cap. Upstream
+// keeps its base in a variable (DefaultJobPodFailureBackOff) that its integration tests
+// shorten; the controller carries a Policy for the same reason.
+type Policy struct {
+	Base, Cap time.Duration
+}
+
+// Default is the production curve: 10s, 20s, 40s ... 10min.
+var Default = Policy{Base: Base, Cap: Cap}
+
+// WithBase is Default with base as the first delay; zero keeps Default.
+func WithBase(base time.Duration) Policy {
+	if base <= 0 {
+		return Default
+	}
+	return Policy{Base: base, Cap: Cap}
+}
+
 // Delay is the backoff after n consecutive failures: 0 for none, then 10s doubling
 // up to 10min.
-func Delay(n int32) time.Duration {
+func Delay(n int32) time.Duration { return Default.Delay(n) }
+
+// Remaining is how long creation must still wait after n failures, the last at last.
+func Remaining(n int32, last *time.Time, now time.Time) time.Duration {
+	return Default.Remaining(n, last, now)
+}
+
+// RemainingForRecord is Remaining for the job-wide record.
+func RemainingForRecord(r Record, now time.Time) time.Duration {
+	return Default.RemainingForRecord(r, now)
+}
+
+// RemainingForIndex is RemainingForIndex of the Default policy.
+func RemainingForIndex(lastFailed *corev1.Pod, now time.Time) time.Duration {
+	return Default.RemainingForIndex(lastFailed, now)
+}
+
+// Delay is the backoff after n consecutive failures: 0 for none, then Base doubling
+// up to Cap.
+func (p Policy) Delay(n int32) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	d := Base
+	d := p.Base
 	for i := int32(1); i < n; i++ {
 		d *= 2
-		if d >= Cap {
-			return Cap
+		if d >= p.Cap {
+			return p.Cap
 		}
 	}
 	return d
 }
 
 // Remaining is how long creation must still wait after n failures, the last at last.
-func Remaining(n int32, last *time.Time, now time.Time) time.Duration {
+func (p Policy) Remaining(n int32, last *time.Time, now time.Time) time.Duration {
 	if n <= 0 || last == nil {
 		return 0
 	}
-	d := Delay(n)
+	d := p.Delay(n)
 	elapsed := now.Sub(*last)
 	if elapsed >= d {
 		return 0
@@ -86,18 +123,18 @@ func Remaining(n int32, last *time.Time, now time.Time) time.Duration {
 }
 
 // RemainingForRecord is Remaining for the job-wide record.
-func RemainingForRecord(r Record, now time.Time) time.Duration {
-	return Remaining(r.FailuresAfterLastSuccess, r.LastFailureTime, now)
+func (p Policy) RemainingForRecord(r Record, now time.Time) time.Duration {
+	return p.Remaining(r.FailuresAfterLastSuccess, r.LastFailureTime, now)
 }
 
 // RemainingForIndex is the per-index backoff (§5.6) given the latest failed pod of the
 // index (nil when the index has none): failures are the pod's counted plus ignored
 // failure counts plus its own failure.
-func RemainingForIndex(lastFailed *corev1.Pod, now time.Time) time.Duration {
+func (p Policy) RemainingForIndex(lastFailed *corev1.Pod, now time.Time) time.Duration {
 	if lastFailed == nil {
 		return 0
 	}
 	n := jobpod.FailureCount(lastFailed) + jobpod.IgnoredFailureCount(lastFailed) + 1
 	t := FinishTime(lastFailed)
-	return Remaining(n, &t, now)
+	return p.Remaining(n, &t, now)
 }

@@ -42,6 +42,8 @@ type Reconciler struct {
 	Clock     clock.Clock
 	// Plan is the decision function; plan.Plan unless a test replaces it.
 	Plan func(plan.Input) plan.Result
+	// PodFailureBackoff is the delay after the first pod failure; zero means upstream's 10s.
+	PodFailureBackoff time.Duration
 
 	mem *expectations
 }
@@ -114,6 +116,7 @@ func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, 
 		ExpectationsSatisfied:   satisfied,
 		FinalizerRemovalPending: r.mem.pendingFinalizerRemovals(key, job.UID),
 		Backoff:                 r.mem.backoff(key, job.UID),
+		PodFailureBackoff:       r.PodFailureBackoff,
 	}
 	out := r.Plan(in)
 	log.V(4).Info("Planned pass", "pods", len(pods), "create", len(out.Create), "delete", len(out.Delete),

@@ -115,8 +115,9 @@ func (p *pass) pendingIndexes(count int) []int {
 // returns the shortest remaining wait.
 func (p *pass) readyToCreate(ixs []int) (now []int, wait time.Duration) {
 	var minLeft time.Duration
+	policy := backoff.WithBase(p.in.PodFailureBackoff)
 	for _, ix := range ixs {
-		left := backoff.RemainingForIndex(p.delayed[ix], p.in.Now)
+		left := policy.RemainingForIndex(p.delayed[ix], p.in.Now)
 		if left == 0 {
 			now = append(now, ix)
 		} else if minLeft == 0 || left < minLeft {

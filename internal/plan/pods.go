@@ -101,5 +101,5 @@ func (p *pass) updateBackoff() {
 func (p *pass) requeueBackoff(d time.Duration) { p.requeueAfter(max(d, minRequeue)) }
 
 func (p *pass) backoffRemaining() time.Duration {
-	return backoff.RemainingForRecord(p.backoff, p.in.Now)
+	return backoff.WithBase(p.in.PodFailureBackoff).RemainingForRecord(p.backoff, p.in.Now)
 }

@@ -34,6 +34,10 @@ type Input struct {
 	// Backoff is the in-memory pod-failure backoff record from earlier passes; nil after a
 	// controller restart, in which case it is rebuilt from the finish times of the pods.
 	Backoff *BackoffRecord
+	// PodFailureBackoff is the delay after the first pod failure (doubling after each
+	// further one); zero means backoff.Base (10s). Tests shorten it, as upstream's
+	// integration tests shorten DefaultJobPodFailureBackOff.
+	PodFailureBackoff time.Duration
 }
 
 // BackoffRecord is the state of the exponential pod re-creation backoff (§5.4).
