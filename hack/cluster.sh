@@ -111,6 +111,10 @@ cmd_install() {
   wait_for 60 "the CRD to be established" "${k[@]}" wait --for=condition=Established --timeout=5s crd/batchjobs.batchjob.dev
   # The first request to a new API group can take a few seconds (discovery refresh).
   wait_for 60 "the batchjobs API" "${k[@]}" get batchjobs.batchjob.dev -A
+  # Server-side apply of a new kind fails with ServiceUnavailable until the apiserver has
+  # built its schema; a server-side dry run of a sample is the real readiness check.
+  wait_for 60 "server-side apply of BatchJobs" "${k[@]}" apply --server-side --dry-run=server \
+    -n default -f "${ROOT}/config/samples/pi.yaml"
   local f
   for f in "${ROOT}"/config/admission/*.yaml; do
     [[ -f "${f}" && "$(basename "${f}")" != kustomization.yaml ]] || continue

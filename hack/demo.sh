@@ -58,6 +58,7 @@ conditions() {
 
 declare -A seen=()
 deadline=$((SECONDS + DEMO_TIMEOUT))
+next_progress=0
 while :; do
   while read -r name types; do
     [[ -n "${name}" ]] || continue
@@ -70,9 +71,13 @@ while :; do
   done < <(conditions)
   ((${#seen[@]} == ${#names[@]})) && break
   if ((SECONDS >= deadline)); then echo "demo: timed out after ${DEMO_TIMEOUT}s" >&2; break; fi
-  echo "demo: $(date +%T) ${#seen[@]}/${#names[@]} finished; waiting:" \
-    "$(for n in "${names[@]}"; do [[ -n "${seen[${n}]:-}" ]] || printf '%s ' "${n}"; done)"
-  sleep 5
+  # A progress line every 30 s; the transitions above are printed as they happen.
+  if ((SECONDS >= next_progress)); then
+    echo "demo: $(date +%T) ${#seen[@]}/${#names[@]} finished; waiting for:" \
+      "$(for n in "${names[@]}"; do [[ -n "${seen[${n}]:-}" ]] || printf '%s ' "${n}"; done)"
+    next_progress=$((SECONDS + 30))
+  fi
+  sleep 2
 done
 
 echo
