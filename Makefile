@@ -10,6 +10,7 @@ BIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
 HELM := $(BIN)/helm
 IMG ?= batchjob-controller:dev
+KIND_CLUSTER ?= kind
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GO_TEST_FLAGS ?=
@@ -113,8 +114,8 @@ docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
 
 .PHONY: kind-load
-kind-load: ## Load the image into a kind cluster.
-	kind load docker-image $(IMG)
+kind-load: ## Load the image into the kind cluster $(KIND_CLUSTER).
+	kind load docker-image $(IMG) --name $(KIND_CLUSTER)
 
 .PHONY: help
 help: ## This help.
