@@ -87,9 +87,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 	if changed {
 		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultSucceeded).Add(float64(out.PodsFinishedSucceeded))
 		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultFailed).Add(float64(out.PodsFinishedFailed))
-		for action, n := range out.FailurePolicyActions {
-			metrics.PodFailuresHandledByFailurePolicy.WithLabelValues(string(action)).Add(float64(n))
-		}
+	}
+	// As upstream (JC:1512), matched rules are recorded whether or not the pass wrote
+	// status: an ignored failure changes no counter, yet it was handled by the policy.
+	for action, n := range out.FailurePolicyActions {
+		metrics.PodFailuresHandledByFailurePolicy.WithLabelValues(string(action)).Add(float64(n))
 	}
 	return nil
 }
