@@ -1,0 +1,86 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/batchjob-dev/batchjob/internal/controller"
+)
+
+// ControllerOptions configures one in-process controller manager.
+type ControllerOptions struct {
+	// Namespaces narrows the manager's caches; empty means all namespaces.
+	Namespaces []string
+	// PodFailureBackoff replaces the 10s base of the pod re-creation backoff; zero keeps it.
+	PodFailureBackoff time.Duration
+	// Clock is the controller's clock; nil means the real clock.
+	Clock clock.Clock
+	// Workers is the number of concurrent BatchJob reconciles; zero means 5.
+	Workers int
+	// WrapConfig, when set, adjusts a copy of the rest config the manager uses (for
+	// example a WrapTransport that delays some requests).
+	WrapConfig func(*rest.Config)
+}
+
+// StartController starts the real manager, wired as main wires it, and waits for its
+// caches to sync. The returned stop cancels it and waits until it has stopped, so a test
+// can start another one (a controller restart); calling stop twice is harmless.
+func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
+	cfg := rest.CopyConfig(e.Config)
+	if opts.WrapConfig != nil {
+		opts.WrapConfig(cfg)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 e.Scheme,
+		Cache:                  controller.CacheOptions(opts.Namespaces),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Restarting the manager in one process re-registers the same controller names.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := opts.Clock
+	if c == nil {
+		c = clock.RealClock{}
+	}
+	r := controller.NewReconciler(mgr, c)
+	r.PodFailureBackoff = opts.PodFailureBackoff
+	workers := opts.Workers
+	if workers == 0 {
+		workers = 5
+	}
+	if err := r.SetupWithManager(mgr, workers); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Println("manager:", err)
+		}
+	}
+	syncCtx, cancelSync := context.WithTimeout(ctx, time.Minute)
+	defer cancelSync()
+	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
+		stop()
+		return nil, fmt.Errorf("caches did not sync")
+	}
+	return stop, nil
+}
