@@ -1,0 +1,108 @@
+package upstream
+
+import (
+	"testing"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/metrics"
+)
+
+const blockDeletionFinalizerForTest = "fake.example.com/blockDeletion"
+
+// TestJobPodReplacementPolicy (job_test.go:2801): terminating pods are replaced at once
+// and counted failed with TerminatingOrFailed, and only once they failed with Failed.
+func TestJobPodReplacementPolicy(t *testing.T) {
+	type jobStatus struct {
+		active      int
+		failed      int
+		terminating *int32
+	}
+	type jobPodsCreationMetrics struct {
+		new, recreateTerminatingOrFailed, recreateFailed float64
+	}
+	spec := func(mode *v1alpha1.CompletionMode, policy *v1alpha1.PodReplacementPolicy) v1alpha1.BatchJobSpec {
+		s := v1alpha1.BatchJobSpec{
+			Parallelism:          ptr.To[int32](2),
+			Completions:          ptr.To[int32](2),
+			CompletionMode:       mode,
+			PodReplacementPolicy: policy,
+		}
+		s.Template.Finalizers = []string{blockDeletionFinalizerForTest}
+		return s
+	}
+	replaceAtOnce := jobStatus{active: 2, failed: 2, terminating: ptr.To[int32](2)}
+	waitForFailed := jobStatus{active: 0, failed: 0, terminating: ptr.To[int32](2)}
+	afterFailure := jobStatus{active: 2, failed: 2, terminating: ptr.To[int32](0)}
+	cases := map[string]struct {
+		jobSpec                 v1alpha1.BatchJobSpec
+		wantStatusAfterDeletion jobStatus
+		wantStatusAfterFailure  jobStatus
+		wantMetrics             jobPodsCreationMetrics
+	}{
+		"delete & fail pods, recreate terminating pods, and verify job status counters": {
+			jobSpec:                 spec(indexedCompletion, nil),
+			wantStatusAfterDeletion: replaceAtOnce, wantStatusAfterFailure: afterFailure,
+			wantMetrics: jobPodsCreationMetrics{new: 2, recreateTerminatingOrFailed: 2},
+		},
+		"IndexedJob, TerminatingOrFailed policy, delete & fail pods, recreate terminating pods, and verify job status counters": {
+			jobSpec:                 spec(indexedCompletion, ptr.To(v1alpha1.TerminatingOrFailed)),
+			wantStatusAfterDeletion: replaceAtOnce, wantStatusAfterFailure: afterFailure,
+			wantMetrics: jobPodsCreationMetrics{new: 2, recreateTerminatingOrFailed: 2},
+		},
+		"NonIndexedJob, TerminatingOrFailed policy, delete & fail pods, recreate terminating pods, and verify job status counters": {
+			jobSpec:                 spec(nonIndexedCompletion, ptr.To(v1alpha1.TerminatingOrFailed)),
+			wantStatusAfterDeletion: replaceAtOnce, wantStatusAfterFailure: afterFailure,
+			wantMetrics: jobPodsCreationMetrics{new: 2, recreateTerminatingOrFailed: 2},
+		},
+		"Failed policy, delete & fail pods, recreate failed pods, and verify job status counters": {
+			jobSpec:                 spec(indexedCompletion, ptr.To(v1alpha1.Failed)),
+			wantStatusAfterDeletion: waitForFailed, wantStatusAfterFailure: afterFailure,
+			wantMetrics: jobPodsCreationMetrics{new: 2, recreateFailed: 2},
+		},
+		"NonIndexedJob, Failed policy, delete & fail pods, recreate failed pods, and verify job status counters": {
+			jobSpec:                 spec(nonIndexedCompletion, ptr.To(v1alpha1.Failed)),
+			wantStatusAfterDeletion: waitForFailed, wantStatusAfterFailure: afterFailure,
+			wantMetrics: jobPodsCreationMetrics{new: 2, recreateFailed: 2},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			// Upstream shares one namespace between the cases; deletePods deletes every pod
+			// of it, so each case gets its own here.
+			ns := setup(t, "pod-replacement-policy")
+			startJobControllerAndWaitForCaches(t, ns)
+			resetMetrics()
+
+			jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{Spec: tc.jobSpec})
+			waitForPodsToBeActive(t, 2, jobObj)
+			t.Cleanup(func() {
+				if err := cleanUp(jobObj, []string{blockDeletionFinalizerForTest, v1alpha1.JobTrackingFinalizer}); err != nil {
+					t.Fatalf("Failed cleanup: %v", err)
+				}
+			})
+
+			deletePods(t, ns.Name)
+			validateJobsPodsStatusOnly(t, jobObj, "AfterDeletion", podsByStatus{
+				Terminating: tc.wantStatusAfterDeletion.terminating,
+				Failed:      tc.wantStatusAfterDeletion.failed,
+				Active:      tc.wantStatusAfterDeletion.active,
+				Ready:       ptr.To[int32](0),
+			})
+
+			failTerminatingPods(t, ns.Name)
+			validateJobsPodsStatusOnly(t, jobObj, "AfterFailure", podsByStatus{
+				Terminating: tc.wantStatusAfterFailure.terminating,
+				Failed:      tc.wantStatusAfterFailure.failed,
+				Active:      tc.wantStatusAfterFailure.active,
+				Ready:       ptr.To[int32](0),
+			})
+
+			validateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.new, "new", "succeeded")
+			validateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.recreateTerminatingOrFailed, "recreate_terminating_or_failed", "succeeded")
+			validateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.recreateFailed, "recreate_failed", "succeeded")
+		})
+	}
+}
+

@@ -1,0 +1,255 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+)
+
+// TestSuspendJob (job_test.go:3690).
+func TestSuspendJob(t *testing.T) {
+	type step struct {
+		flag       bool
+		wantActive int
+		wantStatus corev1.ConditionStatus
+		wantReason string
+	}
+	testCases := []struct {
+		create step
+		update step
+	}{
+		{
+			create: step{flag: false, wantActive: 2},
+			update: step{flag: true, wantActive: 0, wantStatus: corev1.ConditionTrue, wantReason: "Suspended"},
+		},
+		{
+			create: step{flag: true, wantActive: 0, wantStatus: corev1.ConditionTrue, wantReason: "Suspended"},
+			update: step{flag: false, wantActive: 2, wantStatus: corev1.ConditionFalse, wantReason: "Resumed"},
+		},
+	}
+	ns := setup(t, "suspend")
+	for _, tc := range testCases {
+		t.Run(fmt.Sprintf("create=%v,update=%v", tc.create.flag, tc.update.flag), func(t *testing.T) {
+			startJobControllerAndWaitForCaches(t, ns)
+			job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+				s.Parallelism = ptr.To[int32](2)
+				s.Completions = ptr.To[int32](4)
+				s.Suspend = ptr.To(tc.create.flag)
+			}))
+			validate := func(s string, active int, status corev1.ConditionStatus, reason string) {
+				t.Helper()
+				validateJobPodsStatus(t, job, "", podsByStatus{Active: active, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+				job = getJob(t, job)
+				if got, want := getJobConditionStatus(job, v1alpha1.JobSuspended), status; got != want {
+					t.Errorf("Unexpected Job condition %q status after %s: got %q, want %q", v1alpha1.JobSuspended, s, got, want)
+				}
+				if err := waitForEvent(t, string(job.UID), reason); err != nil {
+					t.Errorf("Waiting for event with reason %q after %s: %v", reason, s, err)
+				}
+			}
+			validate("create", tc.create.wantActive, tc.create.wantStatus, tc.create.wantReason)
+			if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(tc.update.flag) }); err != nil {
+				t.Fatalf("Failed to update Job: %v", err)
+			}
+			validate("update", tc.update.wantActive, tc.update.wantStatus, tc.update.wantReason)
+		})
+	}
+}
+
+// TestStartTimeUpdateOnResume (job_test.go:3770): the controller may reset startTime when
+// it resumes a job (kubernetes#134521).
+func TestStartTimeUpdateOnResume(t *testing.T) {
+	ns := setup(t, "suspend-starttime-validation")
+	startJobControllerAndWaitForCaches(t, ns)
+	job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+		s.Parallelism = ptr.To[int32](1)
+		s.Completions = ptr.To[int32](2)
+		s.Suspend = ptr.To(false)
+	}))
+	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	if getJob(t, job).Status.StartTime == nil {
+		t.Fatalf("Job startTime was not set")
+	}
+	if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) }); err != nil {
+		t.Fatalf("Failed to suspend Job: %v", err)
+	}
+	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Active: 0, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	if getJobConditionStatus(getJob(t, job), v1alpha1.JobSuspended) != corev1.ConditionTrue {
+		t.Fatalf("JobSuspended condition was not set to True")
+	}
+	if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) }); err != nil {
+		t.Fatalf("Failed to resume Job: %v", err)
+	}
+	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	got := getJob(t, job)
+	if getJobConditionStatus(got, v1alpha1.JobSuspended) != corev1.ConditionFalse {
+		t.Error("JobSuspended condition was not set to False")
+	}
+	if got.Status.StartTime == nil {
+		t.Error("Job startTime was not set after resume")
+	}
+}
+
+// TestSuspendJobWithZeroCompletions (job_test.go:3849): a suspended job with completions 0
+// is complete.
+func TestSuspendJobWithZeroCompletions(t *testing.T) {
+	ns := setup(t, "suspended-with-zero-completions")
+	startJobControllerAndWaitForCaches(t, ns)
+	jobObj := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+		s.Completions = ptr.To[int32](0)
+		s.Suspend = ptr.To(true)
+	}))
+	for _, c := range []v1alpha1.JobConditionType{v1alpha1.JobSuccessCriteriaMet, v1alpha1.JobComplete} {
+		validateJobCondition(t, jobObj, c)
+	}
+}
+
+// TestSuspendJobControllerRestart (job_test.go:3870).
+func TestSuspendJobControllerRestart(t *testing.T) {
+	ns := setup(t, "suspend")
+	startJobControllerAndWaitForCaches(t, ns)
+	job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+		s.Parallelism = ptr.To[int32](2)
+		s.Completions = ptr.To[int32](4)
+		s.Suspend = ptr.To(true)
+	}))
+	validateJobPodsStatus(t, job, "", podsByStatus{Active: 0, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+}
+
+// TestNodeSelectorUpdate (job_test.go:3893): scheduling directives may change while the
+// job is suspended, together with resuming it, but not afterwards.
+func TestNodeSelectorUpdate(t *testing.T) {
+	ns := setup(t, "suspend")
+	startJobControllerAndWaitForCaches(t, ns)
+	job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+		s.Parallelism = ptr.To[int32](1)
+		s.Suspend = ptr.To(true)
+	}))
+	waitForPodsToBeActive(t, 0, job)
+	validateJobCondition(t, job, v1alpha1.JobSuspended)
+
+	// (1) set node selector in the same update.
+	nodeSelector := map[string]string{"foo": "bar"}
+	if _, err := updateJob(job, func(j *v1alpha1.BatchJob) {
+		j.Spec.Template.Spec.NodeSelector = nodeSelector
+		j.Spec.Suspend = ptr.To(false)
+	}); err != nil {
+		t.Errorf("Unexpected error: %v", err)
+	}
+
+	// (2) Check that the pod was created using the expected node selector.
+	var pod *corev1.Pod
+	if err := wait.PollUntilContextTimeout(ctx, waitInterval, foreverTestTimeout, true, func(context.Context) (bool, error) {
+		pods := getJobPods(t, job, func(corev1.PodStatus) bool { return true })
+		if len(pods) == 0 {
+			return false, nil
+		}
+		pod = pods[0]
+		return true, nil
+	}); err != nil || pod == nil {
+		t.Fatalf("pod not found: %v", err)
+	}
+	if diff := cmp.Diff(nodeSelector, pod.Spec.NodeSelector); diff != "" {
+		t.Errorf("Unexpected nodeSelector (-want,+got):\n%s", diff)
+	}
+
+	// (3) Update node selector again. It should fail since the job is unsuspended.
+	_, err := updateJob(job, func(j *v1alpha1.BatchJob) {
+		j.Spec.Template.Spec.NodeSelector = map[string]string{"foo": "baz"}
+	})
+	// Upstream's message is "spec.template: Invalid value: ...: field is immutable"; the
+	// CRD's CEL rule says "spec.template: field is immutable".
+	if err == nil || !strings.Contains(err.Error(), "spec.template") || !strings.Contains(err.Error(), "immutable") {
+		t.Errorf("Expected a spec.template immutability error, got: %v", err)
+	}
+}
+
+// TestMutableSchedulingDirectivesForSuspendedJobs (job_test.go:4279).
+func TestMutableSchedulingDirectivesForSuspendedJobs(t *testing.T) {
+	ns := setup(t, "mutable-scheduling-directives-for-suspended-jobs")
+	startJobControllerAndWaitForCaches(t, ns)
+	job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+		s.Parallelism = ptr.To[int32](1)
+		s.Completions = ptr.To[int32](2)
+		s.Suspend = ptr.To(false)
+	}))
+	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	job = getJob(t, job)
+	if job.Status.StartTime == nil {
+		t.Fatalf("Job startTime was not set")
+	}
+	// An update of an unsuspended job fails.
+	jobCopy := job.DeepCopy()
+	jobCopy.Spec.Template.Spec.NodeSelector = map[string]string{"key": "value"}
+	if err := env.Client.Update(ctx, jobCopy); err == nil {
+		t.Fatalf("update of scheduling directives succeeded for unsuspended job %s", job.Name)
+	}
+	// Suspend the Job.
+	job.Spec.Suspend = ptr.To(true)
+	if err := env.Client.Update(ctx, job); err != nil {
+		t.Fatalf("Failed to suspend Job: %v", err)
+	}
+	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Active: 0, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	job = getJob(t, job)
+	if job.Status.StartTime != nil {
+		t.Fatalf("Job startTime was not cleaned")
+	}
+	if getJobConditionStatus(job, v1alpha1.JobSuspended) != corev1.ConditionTrue {
+		t.Fatalf("JobSuspended condition was not set to True")
+	}
+	// Since the Job is suspended the update is now accepted.
+	job.Spec.Template.Spec.NodeSelector = map[string]string{"key": "value"}
+	if err := env.Client.Update(ctx, job); err != nil {
+		t.Fatalf("update of scheduling directives failed for suspended job %s: %v", job.Name, err)
+	}
+	// Resume the Job again and the Pods get created.
+	job.Spec.Suspend = ptr.To(false)
+	if err := env.Client.Update(ctx, job); err != nil {
+		t.Fatalf("Failed to resume Job: %v", err)
+	}
+	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	job = getJob(t, job)
+	if getJobConditionStatus(job, v1alpha1.JobSuspended) != corev1.ConditionFalse {
+		t.Error("JobSuspended condition was not set to False")
+	}
+	if job.Status.StartTime == nil {
+		t.Error("Job startTime was not set after resume")
+	}
+}
+
+// TestMutableSchedulingDirectivesForSuspendedJobsNotYetStarted (job_test.go:4392) and
+// TestMutablePodResourcesForSuspendedJobsNotYetStarted (job_test.go:4426): a suspended job
+// that never started accepts template updates before the controller saw it.
+func TestMutableSchedulingDirectivesForSuspendedJobsNotYetStarted(t *testing.T) {
+	for name, mutate := range map[string]func(*corev1.PodSpec){
+		"nodeSelector": func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"foo": "bar"} },
+		"resources": func(s *corev1.PodSpec) {
+			s.Containers[0].Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("256Mi"),
+			}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ns := setup(t, "mutable-scheduling-directives-not-started")
+			startJobControllerAndWaitForCaches(t, ns)
+			job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+				s.Parallelism = ptr.To[int32](1)
+				s.Completions = ptr.To[int32](1)
+				s.Suspend = ptr.To(true)
+			}))
+			mutate(&job.Spec.Template.Spec)
+			if err := env.Client.Update(ctx, job); err != nil {
+				t.Fatalf("Failed to update the template of a suspended Job that was never started: %v", err)
+			}
+		})
+	}
+}
