@@ -105,4 +105,3 @@ func TestJobPodReplacementPolicy(t *testing.T) {
 		})
 	}
 }
-
