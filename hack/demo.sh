@@ -46,7 +46,12 @@ for _ in $(seq 60); do k get serviceaccount default -n "${NS}" >/dev/null 2>&1 &
 
 names=()
 for f in "${ROOT}"/config/samples/*.yaml; do
-  k apply --server-side -n "${NS}" -f "${f}" >/dev/null
+  # A CRD's kind is refused (ServiceUnavailable) for a few seconds after it is installed.
+  for try in $(seq 30); do
+    k apply --server-side -n "${NS}" -f "${f}" >/dev/null 2>"${WORK}/apply.err" && break
+    grep -q ServiceUnavailable "${WORK}/apply.err" && ((try < 30)) || { cat "${WORK}/apply.err" >&2; exit 1; }
+    sleep 1
+  done
   names+=("$(basename "${f}" .yaml)")
   echo "demo: applied config/samples/$(basename "${f}")"
 done

@@ -74,15 +74,29 @@ func mustKubectl(t *testing.T, args ...string) string {
 	return out
 }
 
-// applyYAML applies a manifest given inline.
+// applyYAML server-side applies a manifest given inline, or a file when manifest starts
+// with "@". For its first seconds a new CRD's kind can be refused with ServiceUnavailable
+// while the apiserver rebuilds its schema; those refusals are retried for a minute.
 func applyYAML(t *testing.T, ns, manifest string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, kubectlBin, "--kubeconfig", kubeconfig, "apply", "--server-side", "-n", ns, "-f", "-")
-	cmd.Stdin = strings.NewReader(manifest)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply: %v: %s\n%s", err, out, manifest)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, kubectlBin, "--kubeconfig", kubeconfig, "apply", "--server-side", "-n", ns, "-f", "-")
+		if file, ok := strings.CutPrefix(manifest, "@"); ok {
+			cmd.Args[len(cmd.Args)-1] = file
+		} else {
+			cmd.Stdin = strings.NewReader(manifest)
+		}
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(string(out), "ServiceUnavailable") || time.Now().After(deadline) {
+			t.Fatalf("kubectl apply: %v: %s\n%s", err, out, manifest)
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -11,6 +11,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -42,6 +43,16 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// The tests mostly wait for the cluster, so they run in parallel well beyond the
+	// default of GOMAXPROCS (2 here) unless -test.parallel says otherwise.
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", "16")
+	}
+	// A fresh cluster every run: a leftover one (from an interrupted run) holds old objects.
+	_ = clusterScript(2*time.Minute, "down")
 	if err := clusterScript(10*time.Minute, "up"); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: starting the cluster: %v\n", err)
 		return 1

@@ -43,7 +43,7 @@ func TestSamples(t *testing.T) {
 		t.Fatalf("no samples found: %v", err)
 	}
 	for _, f := range files {
-		mustKubectl(t, "apply", "--server-side", "-n", ns, "-f", f)
+		applyYAML(t, ns, "@"+f)
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
