@@ -222,3 +222,15 @@ func failTerminatingPods(t *testing.T, ns string) {
 		}
 	}
 }
+
+// notReadyLongAgo reports every non-terminal pod of job as Pending with Ready=False since
+// longAgo, so that a deleted pod's finish time is old and its replacement is not delayed.
+func notReadyLongAgo(t *testing.T, job *v1alpha1.BatchJob) {
+	t.Helper()
+	at := metav1.NewTime(time.Now().Add(-longAgo))
+	for _, p := range filterPods(jobPods(t, job), isNotTerminal) {
+		st := p.Status
+		st.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: at}}
+		writePodStatus(t, &p, st)
+	}
+}
