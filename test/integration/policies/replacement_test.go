@@ -168,4 +168,3 @@ func equalResources(a, b corev1.ResourceRequirements) bool {
 	}
 	return eq(a.Requests, b.Requests) && eq(a.Limits, b.Limits)
 }
-
