@@ -41,7 +41,10 @@ func (r *Reconciler) writeGeneratedSelector(ctx context.Context, job *v1alpha1.B
 	updated.Spec.Selector = &metav1.LabelSelector{
 		MatchLabels: map[string]string{v1alpha1.ControllerUIDLabel: string(job.UID)},
 	}
-	if err := r.Client.Update(ctx, updated); err != nil {
+	// A merge patch, not an Update: a full object from Go structs carries empty structs
+	// (containers[].resources: {}) that the stored template lacks, and the CRD's
+	// template-immutability rule would reject that as a template change.
+	if err := r.Client.Patch(ctx, updated, client.MergeFromWithOptions(job, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
 	log.V(4).Info("Wrote the generated selector")
