@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,9 @@ type ControllerOptions struct {
 	// WrapConfig, when set, adjusts a copy of the rest config the manager uses (for
 	// example a WrapTransport that delays some requests).
 	WrapConfig func(*rest.Config)
+	// CacheTransform, when set, is applied to every object entering the manager's cache
+	// (upstream's tests use an informer transform to delay Job events).
+	CacheTransform toolscache.TransformFunc
 }
 
 // StartController starts the real manager, wired as main wires it, and waits for its
@@ -38,9 +42,11 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 	if opts.WrapConfig != nil {
 		opts.WrapConfig(cfg)
 	}
+	cacheOpts := controller.CacheOptions(opts.Namespaces)
+	cacheOpts.DefaultTransform = opts.CacheTransform
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
-		Cache:                  controller.CacheOptions(opts.Namespaces),
+		Cache:                  cacheOpts,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Restarting the manager in one process re-registers the same controller names.

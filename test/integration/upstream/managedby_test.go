@@ -1,0 +1,170 @@
+package upstream
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+)
+
+const customControllerName = "example.com/custom-job-controller"
+
+var mainContainerTemplate = corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+	Containers: []corev1.Container{{Name: "main-container", Image: "foo"}},
+}}
+
+// TestManagedBy (job_test.go:1715): only jobs without managedBy, or with our controller's
+// name, are reconciled; others keep an empty status. The feature-gate-disabled case does
+// not apply (managedBy is always honoured) and there is no jobs_by_external_controller
+// metric to check.
+func TestManagedBy(t *testing.T) {
+	testCases := map[string]struct {
+		spec                              v1alpha1.BatchJobSpec
+		wantReconciledByBuiltInController bool
+	}{
+		"the Job controller reconciles jobs without the managedBy": {
+			spec:                              v1alpha1.BatchJobSpec{Template: mainContainerTemplate},
+			wantReconciledByBuiltInController: true,
+		},
+		"the Job controller reconciles jobs with the well known value of the managedBy field": {
+			spec:                              v1alpha1.BatchJobSpec{Template: mainContainerTemplate, ManagedBy: ptr.To(v1alpha1.ControllerName)},
+			wantReconciledByBuiltInController: true,
+		},
+		"the Job controller does not reconcile an unsuspended with the custom value of managedBy": {
+			spec: v1alpha1.BatchJobSpec{Suspend: ptr.To(false), Template: mainContainerTemplate, ManagedBy: ptr.To(customControllerName)},
+		},
+		"the Job controller does not reconcile a suspended with the custom value of managedBy": {
+			spec: v1alpha1.BatchJobSpec{Suspend: ptr.To(true), Template: mainContainerTemplate, ManagedBy: ptr.To(customControllerName)},
+		},
+	}
+	ns := setup(t, "managed-by")
+	for name, test := range testCases {
+		t.Run(name, func(t *testing.T) {
+			startJobControllerAndWaitForCaches(t, ns)
+			resetMetrics()
+			jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{Spec: test.spec})
+			t.Cleanup(func() {
+				if err := cleanUp(jobObj, []string{blockDeletionFinalizerForTest, v1alpha1.JobTrackingFinalizer}); err != nil {
+					t.Fatalf("Failed cleanup: %v", err)
+				}
+			})
+			if test.wantReconciledByBuiltInController {
+				validateJobPodsStatus(t, jobObj, "", podsByStatus{
+					Active: int(*jobObj.Spec.Parallelism), Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
+				})
+				return
+			}
+			time.Sleep(sleepDurationForControllerLatency)
+			if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, getJob(t, jobObj).Status); diff != "" {
+				t.Fatalf("Unexpected status (-want/+got): %s", diff)
+			}
+			if pods := getJobPods(t, jobObj, func(corev1.PodStatus) bool { return true }); len(pods) != 0 {
+				t.Fatalf("Got %d pods for a job managed by %s", len(pods), customControllerName)
+			}
+		})
+	}
+}
+
+// TestManagedBy_RecreatedJob (job_test.go:2194): a sync queued for a deleted job does not
+// act on a re-created job of the same name managed by another controller.
+func TestManagedBy_RecreatedJob(t *testing.T) {
+	ns := setup(t, "managed-by-recreate-job")
+	startJobControllerAndWaitForCaches(t, ns)
+	baseJob := v1alpha1.BatchJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "custom-job-test"},
+		Spec: v1alpha1.BatchJobSpec{
+			Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
+		},
+	}
+	jobObj := createJobWithDefaults(t, ns.Name, &baseJob)
+	validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+
+	// Marking the pod as complete queues the job reconciliation.
+	if _, err := setJobPodsPhase(jobObj, corev1.PodSucceeded, 1); err != nil {
+		t.Fatalf("Error %v when setting phase %s on the pod", err, corev1.PodSucceeded)
+	}
+	deleteJob(t, jobObj, metav1.DeletePropagationBackground)
+
+	jobWithManagedBy := baseJob.DeepCopy()
+	jobWithManagedBy.Spec.ManagedBy = ptr.To(customControllerName)
+	jobObj = createJobWithDefaults(t, ns.Name, jobWithManagedBy)
+
+	time.Sleep(sleepDurationForControllerLatency)
+	if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, getJob(t, jobObj).Status); diff != "" {
+		t.Fatalf("Unexpected status (-want/+got): %s", diff)
+	}
+}
+
+// TestManagedBy_UsingReservedJobFinalizers (job_test.go:2275): our controller does not
+// remove the tracking finalizer from pods of a job managed by another controller.
+func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
+	ns := setup(t, "managed-by-reserved-finalizers")
+	startJobControllerAndWaitForCaches(t, ns)
+	jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "custom-job-test"},
+		Spec: v1alpha1.BatchJobSpec{
+			Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
+			ManagedBy: ptr.To(customControllerName),
+		},
+	})
+
+	// Create the pod manually simulating the external controller, with the finalizer. It
+	// carries the labels upstream's API server generates into the template (our pod cache
+	// only holds pods with the controller-uid label, so without them the test could not
+	// fail).
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: "pod1", Namespace: ns.Name,
+			Labels: map[string]string{
+				v1alpha1.ControllerUIDLabel: string(jobObj.UID), v1alpha1.JobNameLabel: jobObj.Name,
+			},
+			Finalizers:      []string{v1alpha1.JobTrackingFinalizer},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(jobObj, v1alpha1.GroupVersion.WithKind("BatchJob"))},
+		},
+		Spec: *mainContainerTemplate.Spec.DeepCopy(),
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatalf("Error %v when creating a pod for the job", err)
+	}
+	// Marking the pod as finished (succeeded), before marking the parent job as complete.
+	pod.Status.Phase = corev1.PodSucceeded
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		t.Fatalf("Error %v when marking the pod as succeeded", err)
+	}
+	// Trigger termination for the Job so that our controller receives an update event.
+	jobObj = getJob(t, jobObj)
+	jobObj.Status.Conditions = append(jobObj.Status.Conditions, v1alpha1.JobCondition{
+		Type: v1alpha1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue,
+	})
+	jobObj.Status.StartTime = ptr.To(metav1.Now())
+	if err := env.Client.Status().Update(ctx, jobObj); err != nil {
+		t.Fatalf("Error %v when updating the job as finished", err)
+	}
+	// Update the pod so that the controller receives a pod update event.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{
+		Type: corev1.PodConditionType("CustomCondition"), Status: corev1.ConditionTrue,
+	})
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		t.Fatalf("Error %v when adding a condition to the pod status", err)
+	}
+
+	time.Sleep(sleepDurationForControllerLatency)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{v1alpha1.JobTrackingFinalizer}, pod.Finalizers); diff != "" {
+		t.Fatalf("Unexpected change in the set of finalizers of the pod, whose job has a custom managedBy (-want,+got): %s", diff)
+	}
+	if err := removePodsFinalizers(ns.Name, []string{v1alpha1.JobTrackingFinalizer}); err != nil {
+		t.Fatal(err)
+	}
+}
