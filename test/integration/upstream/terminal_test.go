@@ -102,4 +102,3 @@ func TestDelayTerminalPhaseCondition(t *testing.T) {
 		})
 	}
 }
-

@@ -1,0 +1,197 @@
+package upstream
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
+)
+
+// TestImmediateJobRecreation (job_test.go:1964): a re-created job does not inherit the
+// pod failure backoff of its predecessor (kubernetes#132042).
+func TestImmediateJobRecreation(t *testing.T) {
+	ns := setup(t, "recreate-job-immediately")
+	// The backoff is very high so that the test cannot pass by waiting it out.
+	startJobControllerAndWaitForCaches(t, ns, withPodFailureBackoff(2*foreverTestTimeout))
+	jobSpecN := func(idx int) *v1alpha1.BatchJob {
+		return &v1alpha1.BatchJob{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("test-job-%d", idx)},
+			Spec: v1alpha1.BatchJobSpec{
+				Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
+			},
+		}
+	}
+	// More jobs than workers make it unlikely that a pass cleans the in-memory state
+	// before the replacement is created.
+	var jobObjs []*v1alpha1.BatchJob
+	for i := range 3 {
+		jobObjs = append(jobObjs, createJobWithDefaults(t, ns.Name, jobSpecN(i)))
+	}
+	for _, jobObj := range jobObjs {
+		validateJobsPodsStatusOnly(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+		if _, err := setJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
+			t.Fatalf("Error %v when setting phase %s on the pod of job %v", err, corev1.PodFailed, jobObj.Name)
+		}
+		// Await to account for the failed Pod.
+		validateJobsPodsStatusOnly(t, jobObj, "", podsByStatus{Failed: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	}
+	for i, jobObj := range jobObjs {
+		deleteJob(t, jobObj, metav1.DeletePropagationBackground)
+		jobObjs[i] = createJobWithDefaults(t, ns.Name, jobSpecN(i))
+	}
+	for _, jobObj := range jobObjs {
+		// At most 5s for Active=1: the backoff is not applied to the replacement.
+		validateJobsPodsStatusOnlyWithTimeout(t, jobObj, "", podsByStatus{
+			Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
+		}, 5*time.Second)
+	}
+}
+
+// TestJobRecreationClearsPodExpectations (job_test.go:2063): a replacement job is
+// reconciled although its predecessor left a pod creation in flight.
+func TestJobRecreationClearsPodExpectations(t *testing.T) {
+	tests := map[string]struct {
+		suspend            bool
+		wantConditionTypes []v1alpha1.JobConditionType
+		wantPodsStatus     podsByStatus
+	}{
+		"suspended replacement": {
+			suspend:            true,
+			wantConditionTypes: []v1alpha1.JobConditionType{v1alpha1.JobSuspended},
+			wantPodsStatus:     podsByStatus{Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)},
+		},
+		"unsuspended replacement": {
+			wantPodsStatus: podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := setup(t, "recreate-job-expectations")
+			// Phase 1: block the old job's pod POST after its expectation is recorded.
+			podCreateStarted := make(chan struct{})
+			allowPodCreate := make(chan struct{})
+			var blockOnce, allowOnce sync.Once
+			allow := func() { allowOnce.Do(func() { close(allowPodCreate) }) }
+			t.Cleanup(allow)
+			startJobControllerAndWaitForCaches(t, ns, func(o *framework.ControllerOptions) {
+				o.WrapConfig = func(cfg *rest.Config) {
+					cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+						return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+							if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/pods") {
+								blockOnce.Do(func() {
+									close(podCreateStarted)
+									<-allowPodCreate
+								})
+							}
+							return rt.RoundTrip(req)
+						})
+					}
+				}
+			})
+			base := &v1alpha1.BatchJob{
+				ObjectMeta: metav1.ObjectMeta{Name: "test-job"},
+				Spec:       v1alpha1.BatchJobSpec{Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1)},
+			}
+			oldJob := createJobWithDefaults(t, ns.Name, base)
+			select {
+			case <-podCreateStarted:
+			case <-time.After(foreverTestTimeout):
+				t.Fatal("Timed out waiting for the old Job's Pod creation to start")
+			}
+			// Phase 2: replace the job. Upstream waits for its informer to show the new
+			// UID; the manager's cache is not reachable from here, so wait a little.
+			deleteJob(t, oldJob, metav1.DeletePropagationBackground)
+			replacement := base.DeepCopy()
+			replacement.Spec.Suspend = ptr.To(tc.suspend)
+			newJob := createJobWithDefaults(t, ns.Name, replacement)
+			time.Sleep(sleepDurationForControllerLatency)
+			allow()
+			// Phase 3: the replacement is reconciled after the old POST completes.
+			for _, ct := range tc.wantConditionTypes {
+				validateJobCondition(t, newJob, ct)
+			}
+			validateJobsPodsStatusOnlyWithTimeout(t, newJob, "after recreation", tc.wantPodsStatus, 5*time.Second)
+		})
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestDelayedJobUpdateEvent (job_test.go:4143): a job creates only one pod even when the
+// job's own update events reach the cache late (a finished job is remembered).
+func TestDelayedJobUpdateEvent(t *testing.T) {
+	// Delay every BatchJob event entering the cache, so pod events are processed first.
+	transform := toolscache.TransformFunc(func(obj any) (any, error) {
+		if _, ok := obj.(*v1alpha1.BatchJob); ok {
+			time.Sleep(200 * time.Millisecond)
+		}
+		return obj, nil
+	})
+	type jobStatus struct {
+		succeeded, failed int
+		status            v1alpha1.JobConditionType
+	}
+	cases := map[string]struct {
+		job        *v1alpha1.BatchJob
+		podUpdate  func(*corev1.Pod) bool
+		wantStatus jobStatus
+	}{
+		"job succeeded event delayed": {
+			job: &v1alpha1.BatchJob{},
+			podUpdate: func(p *corev1.Pod) bool {
+				p.Status.Phase = corev1.PodSucceeded
+				p.Status.ContainerStatuses = terminatedNow()
+				return true
+			},
+			wantStatus: jobStatus{succeeded: 1, status: v1alpha1.JobComplete},
+		},
+		"job failed event delayed": {
+			job: jobSpec(func(s *v1alpha1.BatchJobSpec) {
+				s.Template.Spec.Containers = []corev1.Container{{
+					Name: "main-container", Image: "foo", ImagePullPolicy: corev1.PullIfNotPresent,
+					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				}}
+				s.BackoffLimit = ptr.To[int32](0)
+			}),
+			podUpdate: func(p *corev1.Pod) bool {
+				p.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+					Name: "main-container", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 5}},
+				}}}
+				return true
+			},
+			wantStatus: jobStatus{failed: 1, status: v1alpha1.JobFailed},
+		},
+	}
+	ns := setup(t, "simple")
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			startJobControllerAndWaitForCaches(t, ns, func(o *framework.ControllerOptions) { o.CacheTransform = transform })
+			jobObj := createJobWithDefaults(t, ns.Name, tc.job)
+			validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+			if _, err := updateJobPodsStatus(jobObj, tc.podUpdate, 1); err != nil {
+				t.Fatalf("Error %q while updating pod status for Job: %v", err, jobObj.Name)
+			}
+			validateJobsPodsStatusOnly(t, jobObj, "", podsByStatus{
+				Failed: tc.wantStatus.failed, Succeeded: tc.wantStatus.succeeded,
+				Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
+			})
+			validateJobCondition(t, jobObj, tc.wantStatus.status)
+			if pods := getJobPods(t, jobObj, func(corev1.PodStatus) bool { return true }); len(pods) != 1 {
+				t.Errorf("Found %d Pods for the job %q, want 1", len(pods), jobObj.Name)
+			}
+		})
+	}
+}
