@@ -38,8 +38,8 @@ func TestUpdateJobPodResources(t *testing.T) {
 		expectUpdate     bool
 		startThenSuspend bool
 	}{
-		"suspended job, update resources":             {suspend: true, expectUpdate: true},
-		"non-suspended job, update resources":         {suspend: false, expectUpdate: false},
+		"suspended job, update resources":              {suspend: true, expectUpdate: true},
+		"non-suspended job, update resources":          {suspend: false, expectUpdate: false},
 		"started then suspended job, update resources": {startThenSuspend: true, expectUpdate: true},
 	}
 	want := resources("200m", "256Mi", "400m", "512Mi")
