@@ -80,6 +80,7 @@ test-e2e: tools build ## End to end against a local kwokctl cluster started by t
 .PHONY: verify
 verify: ## Regenerate everything and fail if the tree changed.
 	$(MAKE) generate manifests fmt
+	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; }
 	@git diff --exit-code -- . ':(exclude)go.sum' || { echo "generated files are stale: run 'make generate manifests fmt' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- config internal cmd)" || { git status --porcelain -- config internal cmd; echo "untracked generated files"; exit 1; }
 
