@@ -28,6 +28,9 @@ func (p *pass) succeededIndexes() (prev, all indexset.Set) {
 }
 
 // failedIndexes is status.failedIndexes plus the indexes failed by pods not yet counted.
+// A pod whose finalizer removal is in flight was already processed: when the job fails,
+// the pods it kills are counted as failed, yet (as upstream, where their finalizers are
+// gone by the next sync) they must not mark their indexes failed on a later pass.
 func (p *pass) failedIndexes() indexset.Set {
 	var prev indexset.Set
 	if p.st.FailedIndexes != nil {
@@ -35,7 +38,7 @@ func (p *pass) failedIndexes() indexset.Set {
 	}
 	var fresh []int
 	for _, pod := range p.in.Pods {
-		if p.validIndex(pod) && jobpod.HasFinalizer(pod) && p.isIndexFailed(pod) {
+		if p.validIndex(pod) && p.tracked(pod) && p.isIndexFailed(pod) {
 			fresh = append(fresh, jobpod.Index(pod))
 		}
 	}

@@ -89,6 +89,17 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 				StatusChanged: true, RemoveFinalizers: []string{"s0"}, PodsFinishedSucceeded: 1, Finished: &Finish{Reason: "PodFailurePolicy"},
 				Events: []Event{{Type: corev1.EventTypeWarning, Reason: "PodFailurePolicy", Message: failJobMsg}}},
 		},
+		"pods killed by the failing job do not fail their indexes while their finalizer removal is in flight": {
+			job: job("pi", "ns").Indexed().Completions(3).Parallelism(3).BackoffLimitPerIndex(1).BackoffLimit(2).
+				Status(status().Failed(2).FailedIndexes("").StartTime(started).UncountedFailed("f2", "r0", "r1").
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", "m", ago(time.Second)).Obj()).Obj(),
+			pods: pods(pod("r0").Index(0).FailureCount(1, 0).Deleted(ago(time.Second)),
+				pod("r1").Index(1).FailureCount(1, 0).Deleted(ago(time.Second)), failed("f2").Index(2).NoFinalizer()),
+			pending: uids("r0", "r1"),
+			want: outcome{Status: status().Failed(3).Terminating(2).FailedIndexes("").StartTime(started).UncountedFailed("r0", "r1").
+				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", "m", ago(time.Second)).Obj(),
+				StatusChanged: true, PodsFinishedFailed: 1},
+		},
 		"FailJob on a per-index job fails the job, not the index": {
 			job: job("pi", "ns").Indexed().Completions(2).Parallelism(2).BackoffLimitPerIndex(1).
 				PodFailurePolicy(exitCodeRule(v1alpha1.PodFailurePolicyActionFailJob, 3)).
