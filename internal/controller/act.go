@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/indexset"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
 	"github.com/batchjob-dev/batchjob/internal/plan"
 )
@@ -87,6 +88,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 	if changed {
 		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultSucceeded).Add(float64(out.PodsFinishedSucceeded))
 		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultFailed).Add(float64(out.PodsFinishedFailed))
+		recordFinishedIndexes(job, status)
 	}
 	// As upstream (JC:1512), matched rules are recorded whether or not the pass wrote
 	// status: an ignored failure changes no counter, yet it was handled by the policy.
@@ -94,6 +96,33 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 		metrics.PodFailuresHandledByFailurePolicy.WithLabelValues(string(action)).Add(float64(n))
 	}
 	return nil
+}
+
+// recordFinishedIndexes counts the indexes that became completed or failed with this
+// write, as upstream's job_finished_indexes_total (JC:2163-2174): only for Indexed jobs,
+// failed indexes only with backoffLimitPerIndex; indexes beyond completions do not count.
+func recordFinishedIndexes(job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatus) {
+	if completionMode(job) != string(v1alpha1.IndexedCompletion) || job.Spec.Completions == nil {
+		return
+	}
+	completions := int(*job.Spec.Completions)
+	count := func(s *string) int {
+		if s == nil {
+			return 0
+		}
+		return indexset.Parse(*s, completions).Total()
+	}
+	label := "global"
+	if job.Spec.BackoffLimitPerIndex != nil {
+		label = "perIndex"
+	}
+	succeeded := count(&status.CompletedIndexes) - count(&job.Status.CompletedIndexes)
+	metrics.FinishedIndexesTotal.WithLabelValues(metrics.ResultSucceeded, label).Add(float64(max(succeeded, 0)))
+	if job.Spec.BackoffLimitPerIndex != nil {
+		if failed := count(status.FailedIndexes) - count(job.Status.FailedIndexes); failed > 0 {
+			metrics.FinishedIndexesTotal.WithLabelValues(metrics.ResultFailed, label).Add(float64(failed))
+		}
+	}
 }
 
 // withoutDuration drops the printing field that moves with the clock, for comparisons.

@@ -59,6 +59,13 @@ var (
 		Help: "Number of failed pods handled by a podFailurePolicy rule, by action.",
 	}, []string{"action"})
 
+	// FinishedIndexesTotal counts indexes of Indexed BatchJobs that succeeded or failed;
+	// backoffLimit is perIndex with backoffLimitPerIndex, global otherwise.
+	FinishedIndexesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "finished_indexes_total",
+		Help: "Number of finished indexes of Indexed BatchJobs, by status and backoffLimit kind.",
+	}, []string{"status", "backoffLimit"})
+
 	// PodsCreationTotal counts pod creations by reason and outcome.
 	PodsCreationTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "pods_creation_total",
@@ -83,7 +90,7 @@ var (
 func init() {
 	crmetrics.Registry.MustRegister(
 		SyncDuration, SyncsTotal, JobsFinishedTotal, PodsFinishedTotal,
-		PodFailuresHandledByFailurePolicy, PodsCreationTotal,
+		PodFailuresHandledByFailurePolicy, PodsCreationTotal, FinishedIndexesTotal,
 		TerminatedPodsTrackingFinalizerTotal, TTLDeletionDuration,
 	)
 }

@@ -12,11 +12,11 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/backoff"
+	"github.com/batchjob-dev/batchjob/internal/metrics"
 )
 
-// Port of upstream TestBackoffLimitPerIndex (INT:1305-1713). The
-// job_finished_indexes_total metric upstream also checks has no counterpart here; the
-// failed and completed index sets it is derived from are checked at every step.
+// Port of upstream TestBackoffLimitPerIndex (INT:1305-1713), including its
+// job_finished_indexes_total checks (batchjob_finished_indexes_total here).
 func TestBackoffLimitPerIndex(t *testing.T) {
 	tmpl := mainContainerTemplate()
 	failed := corev1.PodStatus{Phase: corev1.PodFailed}
@@ -38,6 +38,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 		job             v1alpha1.BatchJobSpec
 		podTerminations []podTermination
 		wantCondition   v1alpha1.JobConditionType
+		// finished indexes per status, backoffLimit label perIndex
+		wantSucceededIndexes, wantFailedIndexes int
 	}{
 		"job succeeded": {
 			job: spec(2, 1),
@@ -45,7 +47,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 				{status: failed, wantActive: 2, wantFailed: 1, wantActiveIndexes: sets.New(0, 1), wantFailedIndexes: ptr.To(""),
 					wantReplacementPodFailureCount: ptr.To(1), wantTerminating: ptrInt32(0)},
 			},
-			wantCondition: v1alpha1.JobComplete,
+			wantCondition:        v1alpha1.JobComplete,
+			wantSucceededIndexes: 2, wantFailedIndexes: 0,
 		},
 		"job index fails due to exceeding backoff limit per index": {
 			job: spec(2, 2),
@@ -57,7 +60,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 				{status: failed, wantActive: 1, wantFailed: 3, wantActiveIndexes: sets.New(1), wantFailedIndexes: ptr.To("0"),
 					wantTerminating: ptrInt32(0)},
 			},
-			wantCondition: v1alpha1.JobFailed,
+			wantCondition:        v1alpha1.JobFailed,
+			wantSucceededIndexes: 1, wantFailedIndexes: 1,
 		},
 		"job index fails due to exceeding the global backoff limit first": {
 			job: withBackoffLimit,
@@ -66,7 +70,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 				{index: 1, status: failed, wantActive: 3, wantFailed: 2, wantActiveIndexes: sets.New(0, 1, 2), wantFailedIndexes: ptr.To(""), wantTerminating: ptrInt32(0)},
 				{index: 2, status: failed, wantFailed: 5, wantFailedIndexes: ptr.To(""), wantTerminating: ptrInt32(0)},
 			},
-			wantCondition: v1alpha1.JobFailed,
+			wantCondition:        v1alpha1.JobFailed,
+			wantSucceededIndexes: 0, wantFailedIndexes: 0,
 		},
 		"job continues execution after a failed index, the job is marked Failed due to the failed index": {
 			job: spec(2, 0),
@@ -74,7 +79,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 				{index: 0, status: failed, wantActive: 1, wantFailed: 1, wantActiveIndexes: sets.New(1), wantFailedIndexes: ptr.To("0"), wantTerminating: ptrInt32(0)},
 				{index: 1, status: succeeded, wantFailed: 1, wantSucceeded: 1, wantFailedIndexes: ptr.To("0"), wantCompletedIndexes: "1", wantTerminating: ptrInt32(0)},
 			},
-			wantCondition: v1alpha1.JobFailed,
+			wantCondition:        v1alpha1.JobFailed,
+			wantSucceededIndexes: 1, wantFailedIndexes: 1,
 		},
 		"job execution terminated early due to exceeding max failed indexes": {
 			job: withMaxFailed,
@@ -82,7 +88,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 				{index: 0, status: failed, wantActive: 2, wantFailed: 1, wantActiveIndexes: sets.New(1, 2), wantFailedIndexes: ptr.To("0"), wantTerminating: ptrInt32(0)},
 				{index: 1, status: failed, wantFailed: 3, wantFailedIndexes: ptr.To("0,1"), wantTerminating: ptrInt32(0)},
 			},
-			wantCondition: v1alpha1.JobFailed,
+			wantCondition:        v1alpha1.JobFailed,
+			wantSucceededIndexes: 0, wantFailedIndexes: 2,
 		},
 		"pod failure matching pod failure policy rule with FailIndex action": {
 			job: withFailIndex,
@@ -94,12 +101,15 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 					{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
 				}}, wantFailed: 2, wantFailedIndexes: ptr.To("0,1"), wantTerminating: ptrInt32(0)},
 			},
-			wantCondition: v1alpha1.JobFailed,
+			wantCondition:        v1alpha1.JobFailed,
+			wantSucceededIndexes: 0, wantFailedIndexes: 2,
 		},
 	}
 	ns := setup(t, "backoff-limit-per-index")
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			succ, fail := []string{"succeeded", "perIndex"}, []string{"failed", "perIndex"}
+			finished := newCounterDelta(metrics.FinishedIndexesTotal, succ, fail)
 			job := createJobWithDefaults(t, ns, tc.job)
 			validateJobPodsStatus(t, job, podsByStatus{Active: int(*tc.job.Parallelism), Ready: ptrInt32(0), Terminating: ptrInt32(0)})
 			runPodTerminations(t, job, tc.podTerminations)
@@ -107,6 +117,8 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 				setJobPodsPhase(t, job, corev1.PodSucceeded, remaining)
 			}
 			validateJobCondition(t, job, tc.wantCondition)
+			finished.validate(t, tc.wantSucceededIndexes, succ...)
+			finished.validate(t, tc.wantFailedIndexes, fail...)
 			validateFinishedPodsNoFinalizer(t, job)
 		})
 	}
