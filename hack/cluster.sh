@@ -58,11 +58,19 @@ reachable() {
 }
 
 render_config() {
-  export BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS
-  export ETCD_PORT=$((CLUSTER_PORT + 1)) ETCD_PEER_PORT=$((CLUSTER_PORT + 2))
-  export KCM_PORT=$((CLUSTER_PORT + 3)) SCHEDULER_PORT=$((CLUSTER_PORT + 4))
-  export KWOK_PORT=$((CLUSTER_PORT + 5))
-  envsubst < "${ROOT}/config/kwok/kwokctl.yaml" > "${CLUSTER_DIR}/kwokctl.yaml"
+  local ETCD_PORT=$((CLUSTER_PORT + 1)) ETCD_PEER_PORT=$((CLUSTER_PORT + 2))
+  local KCM_PORT=$((CLUSTER_PORT + 3)) SCHEDULER_PORT=$((CLUSTER_PORT + 4))
+  local KWOK_PORT=$((CLUSTER_PORT + 5))
+  # Plain bash substitution of the ${VAR} placeholders (no envsubst on a bare machine).
+  local content v pat
+  content="$(<"${ROOT}/config/kwok/kwokctl.yaml")"
+  for v in BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS ETCD_PORT ETCD_PEER_PORT KCM_PORT SCHEDULER_PORT KWOK_PORT; do
+    pat='${'"${v}"'}'
+    content="${content//"${pat}"/${!v}}"
+  done
+  local placeholder='\$\{[A-Z_]+\}'
+  if [[ "${content}" =~ ${placeholder} ]]; then log "unrendered ${BASH_REMATCH[0]} in config/kwok/kwokctl.yaml"; exit 1; fi
+  printf '%s\n' "${content}" > "${CLUSTER_DIR}/kwokctl.yaml"
 }
 
 # nodes prints CLUSTER_NODES untainted fake nodes. kwokctl's own `scale node` template
