@@ -200,7 +200,7 @@ func TestInvalidBatchJobsRejected(t *testing.T) {
 		"successPolicy no rules":            {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(), "spec.successPolicy.rules"},
 		"successPolicy 21 rules":            {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(successRules...), "spec.successPolicy.rules: Too many"},
 		"successPolicy empty rule":          {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(SuccessRule("", -1)), "at least one of succeededCount or succeededIndexes"},
-		"succeededCount over completions":   {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(SuccessRule("", 4)), "succeededCount: must be less than or equal to spec.completions"},
+		"succeededCount over completions":   {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(SuccessRule("", 4)), "spec.successPolicy.rules[0].succeededCount: Invalid value: must be less than or equal to spec.completions"},
 		"succeededCount negative":           {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(SuccessRule("", -5)), ""},
 		"succeededIndexes format":           {MakeBatchJob("x", ns).Indexed().Completions(3).SuccessPolicy(SuccessRule("a", -1)), "spec.successPolicy.rules[0].succeededIndexes"},
 		"succeededIndexes 3 parts":          {MakeBatchJob("x", ns).Indexed().Completions(9).SuccessPolicy(SuccessRule("1-2-3", -1)), "spec.successPolicy.rules[0].succeededIndexes"},

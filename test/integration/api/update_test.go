@@ -109,7 +109,7 @@ func TestSpecUpdates(t *testing.T) {
 			}, want: "spec.selector"},
 			{name: "selector without the labels", spec: func(j *bj.BatchJob) {
 				j.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{bj.ControllerUIDLabel: string(j.UID)}}
-			}, want: "spec.selector"},
+			}, want: "spec.template.metadata.labels[batchjob.dev/controller-uid]"},
 			{name: "generated", spec: setGeneratedSelector},
 		}},
 		"elastic indexed": {MakeBatchJob("u", ns).Indexed().Completions(4).Parallelism(4), []step{
