@@ -34,6 +34,7 @@ type Env struct {
 	Scheme *runtime.Scheme
 
 	testEnv *envtest.Environment
+	shared  shared
 }
 
 // StartEnv starts etcd and kube-apiserver (util.StartEnv) and waits until BatchJobs can

@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 // TestJobPodsCreatedWithExponentialBackoff (job_test.go:3492): with a 2s base the second
@@ -16,31 +17,31 @@ import (
 // second failed. Real time, as upstream: about 7s.
 func TestJobPodsCreatedWithExponentialBackoff(t *testing.T) {
 	const base = 2 * time.Second
-	ns := setup(t, "simple")
+	ns := env.NewNamespace(t, "simple")
 	startJobControllerAndWaitForCaches(t, ns, withPodFailureBackoff(base))
-	jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{})
-	validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{})
+	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
 	// Fail the first pod
-	if _, err := setJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
+	if _, err := env.SetJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
 		t.Fatalf("Failed setting phase %s on Job Pod: %v", corev1.PodFailed, err)
 	}
-	validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Failed: 1, Terminating: ptr.To[int32](0)})
+	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Failed: 1, Terminating: ptr.To[int32](0)})
 
 	// Fail the second pod
-	if _, err := setJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
+	if _, err := env.SetJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
 		t.Fatalf("Failed setting phase %s on Job Pod: %v", corev1.PodFailed, err)
 	}
-	validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Failed: 2, Terminating: ptr.To[int32](0)})
+	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Failed: 2, Terminating: ptr.To[int32](0)})
 
-	jobPods := getJobPods(t, jobObj, func(corev1.PodStatus) bool { return true })
+	jobPods := env.JobPods(t, jobObj)
 	if len(jobPods) != 3 {
 		t.Fatalf("Expected to get %v pods, received %v", 3, len(jobPods))
 	}
 	validateExponentialBackoffDelay(t, base, jobPods)
 }
 
-func validateExponentialBackoffDelay(t *testing.T, base time.Duration, pods []*corev1.Pod) {
+func validateExponentialBackoffDelay(t *testing.T, base time.Duration, pods []corev1.Pod) {
 	t.Helper()
 	var creationTime, finishTime []time.Time
 	for _, pod := range pods {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 // TestElasticIndexedJob (job_test.go:3023): completions and parallelism of an Indexed job
@@ -84,22 +85,22 @@ func TestElasticIndexedJob(t *testing.T) {
 			wantTerminating: ptr.To[int32](0),
 		}}},
 	}
-	ns := setup(t, "indexed")
+	ns := env.NewNamespace(t, "indexed")
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			startJobControllerAndWaitForCaches(t, ns)
-			resetMetrics()
-			jobObj := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+			framework.ResetMetrics()
+			jobObj := env.CreateJobWithDefaults(t, ns, jobSpec(func(s *v1alpha1.BatchJobSpec) {
 				s.Parallelism = ptr.To(initialCompletions)
 				s.Completions = ptr.To(initialCompletions)
 				s.CompletionMode = indexedCompletion
 			}))
-			waitForPodsToBeActive(t, initialCompletions, jobObj)
+			env.WaitForPodsToBeActive(t, jobObj, initialCompletions)
 
 			for _, update := range tc.jobUpdates {
 				if update.completions != nil {
 					var err error
-					if jobObj, err = updateJob(jobObj, func(j *v1alpha1.BatchJob) {
+					if jobObj, err = env.UpdateJob(jobObj, func(j *v1alpha1.BatchJob) {
 						j.Spec.Completions = update.completions
 						j.Spec.Parallelism = update.completions
 					}); err != nil {
@@ -107,25 +108,21 @@ func TestElasticIndexedJob(t *testing.T) {
 					}
 				}
 				for _, idx := range update.succeedIndexes {
-					if err := setJobPhaseForIndex(jobObj, corev1.PodSucceeded, idx); err != nil {
-						t.Fatalf("Failed trying to succeed pod with index %d: %v", idx, err)
-					}
+					env.SetJobPhaseForIndex(t, jobObj, corev1.PodSucceeded, idx)
 				}
 				for _, idx := range update.failIndexes {
-					if err := setJobPhaseForIndex(jobObj, corev1.PodFailed, idx); err != nil {
-						t.Fatalf("Failed trying to fail pod with index %d: %v", idx, err)
-					}
+					env.SetJobPhaseForIndex(t, jobObj, corev1.PodFailed, idx)
 				}
-				validateJobPodsStatus(t, jobObj, "", podsByStatus{
+				env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{
 					Active:      update.wantActivePods,
 					Succeeded:   len(update.succeedIndexes),
 					Failed:      update.wantFailed,
 					Ready:       ptr.To[int32](0),
 					Terminating: update.wantTerminating,
 				})
-				validateIndexedJobPods(t, jobObj, update.wantRemainingIndexes, update.wantSucceededIndexes, nil)
+				env.ValidateIndexedJobPods(t, jobObj, update.wantRemainingIndexes, update.wantSucceededIndexes, nil)
 			}
-			validateJobComplete(t, jobObj)
+			env.ValidateJobCondition(t, jobObj, v1alpha1.JobComplete)
 		})
 	}
 }

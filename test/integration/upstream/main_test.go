@@ -3,12 +3,12 @@
 // same expected counters, conditions and reasons. Each test runs in its own namespace with
 // its own in-process controller manager, narrowed to that namespace, which the test may
 // stop and start again as upstream restarts its Job controller. No kubelet, scheduler or
-// garbage collector runs; tests play the kubelet through the pods' status subresource.
-// Upstream's label, annotation and finalizer names are replaced by ours (API.md).
+// garbage collector runs; tests play the kubelet through the pods' status subresource
+// (test/integration/framework). Upstream's label, annotation and finalizer names are
+// replaced by ours (API.md).
 package upstream
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -18,19 +18,5 @@ import (
 var env *framework.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	if env, err = framework.StartEnv(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-		}
-	}()
-	return m.Run()
+	os.Exit(framework.RunSuite(m, func(e *framework.Env) error { env = e; return nil }))
 }

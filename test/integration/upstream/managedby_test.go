@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 const customControllerName = "example.com/custom-job-controller"
@@ -43,28 +44,28 @@ func TestManagedBy(t *testing.T) {
 			spec: v1alpha1.BatchJobSpec{Suspend: ptr.To(true), Template: mainContainerTemplate, ManagedBy: ptr.To(customControllerName)},
 		},
 	}
-	ns := setup(t, "managed-by")
+	ns := env.NewNamespace(t, "managed-by")
 	for name, test := range testCases {
 		t.Run(name, func(t *testing.T) {
 			startJobControllerAndWaitForCaches(t, ns)
-			resetMetrics()
-			jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{Spec: test.spec})
+			framework.ResetMetrics()
+			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: test.spec})
 			t.Cleanup(func() {
-				if err := cleanUp(jobObj, []string{blockDeletionFinalizerForTest, v1alpha1.JobTrackingFinalizer}); err != nil {
+				if err := cleanUp(jobObj, []string{framework.BlockDeletionFinalizer, v1alpha1.JobTrackingFinalizer}); err != nil {
 					t.Fatalf("Failed cleanup: %v", err)
 				}
 			})
 			if test.wantReconciledByBuiltInController {
-				validateJobPodsStatus(t, jobObj, "", podsByStatus{
+				env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{
 					Active: int(*jobObj.Spec.Parallelism), Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
 				})
 				return
 			}
-			time.Sleep(sleepDurationForControllerLatency)
-			if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, getJob(t, jobObj).Status); diff != "" {
+			time.Sleep(framework.ControllerLatency)
+			if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, env.GetJob(t, jobObj).Status); diff != "" {
 				t.Fatalf("Unexpected status (-want/+got): %s", diff)
 			}
-			if pods := getJobPods(t, jobObj, func(corev1.PodStatus) bool { return true }); len(pods) != 0 {
+			if pods := env.JobPods(t, jobObj); len(pods) != 0 {
 				t.Fatalf("Got %d pods for a job managed by %s", len(pods), customControllerName)
 			}
 		})
@@ -74,7 +75,7 @@ func TestManagedBy(t *testing.T) {
 // TestManagedBy_RecreatedJob (job_test.go:2194): a sync queued for a deleted job does not
 // act on a re-created job of the same name managed by another controller.
 func TestManagedBy_RecreatedJob(t *testing.T) {
-	ns := setup(t, "managed-by-recreate-job")
+	ns := env.NewNamespace(t, "managed-by-recreate-job")
 	startJobControllerAndWaitForCaches(t, ns)
 	baseJob := v1alpha1.BatchJob{
 		ObjectMeta: metav1.ObjectMeta{Name: "custom-job-test"},
@@ -82,21 +83,21 @@ func TestManagedBy_RecreatedJob(t *testing.T) {
 			Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
 		},
 	}
-	jobObj := createJobWithDefaults(t, ns.Name, &baseJob)
-	validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	jobObj := env.CreateJobWithDefaults(t, ns, &baseJob)
+	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
 	// Marking the pod as complete queues the job reconciliation.
-	if _, err := setJobPodsPhase(jobObj, corev1.PodSucceeded, 1); err != nil {
+	if _, err := env.SetJobPodsPhase(jobObj, corev1.PodSucceeded, 1); err != nil {
 		t.Fatalf("Error %v when setting phase %s on the pod", err, corev1.PodSucceeded)
 	}
-	deleteJob(t, jobObj, metav1.DeletePropagationBackground)
+	env.DeleteJob(t, jobObj, metav1.DeletePropagationBackground)
 
 	jobWithManagedBy := baseJob.DeepCopy()
 	jobWithManagedBy.Spec.ManagedBy = ptr.To(customControllerName)
-	jobObj = createJobWithDefaults(t, ns.Name, jobWithManagedBy)
+	jobObj = env.CreateJobWithDefaults(t, ns, jobWithManagedBy)
 
-	time.Sleep(sleepDurationForControllerLatency)
-	if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, getJob(t, jobObj).Status); diff != "" {
+	time.Sleep(framework.ControllerLatency)
+	if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, env.GetJob(t, jobObj).Status); diff != "" {
 		t.Fatalf("Unexpected status (-want/+got): %s", diff)
 	}
 }
@@ -104,9 +105,9 @@ func TestManagedBy_RecreatedJob(t *testing.T) {
 // TestManagedBy_UsingReservedJobFinalizers (job_test.go:2275): our controller does not
 // remove the tracking finalizer from pods of a job managed by another controller.
 func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
-	ns := setup(t, "managed-by-reserved-finalizers")
+	ns := env.NewNamespace(t, "managed-by-reserved-finalizers")
 	startJobControllerAndWaitForCaches(t, ns)
-	jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{
+	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{
 		ObjectMeta: metav1.ObjectMeta{Name: "custom-job-test"},
 		Spec: v1alpha1.BatchJobSpec{
 			Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
@@ -120,7 +121,7 @@ func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
 	// fail).
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: "pod1", Namespace: ns.Name,
+			GenerateName: "pod1", Namespace: ns,
 			Labels: map[string]string{
 				v1alpha1.ControllerUIDLabel: string(jobObj.UID), v1alpha1.JobNameLabel: jobObj.Name,
 			},
@@ -138,7 +139,7 @@ func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
 		t.Fatalf("Error %v when marking the pod as succeeded", err)
 	}
 	// Trigger termination for the Job so that our controller receives an update event.
-	jobObj = getJob(t, jobObj)
+	jobObj = env.GetJob(t, jobObj)
 	jobObj.Status.Conditions = append(jobObj.Status.Conditions, v1alpha1.JobCondition{
 		Type: v1alpha1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue,
 	})
@@ -157,14 +158,14 @@ func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
 		t.Fatalf("Error %v when adding a condition to the pod status", err)
 	}
 
-	time.Sleep(sleepDurationForControllerLatency)
+	time.Sleep(framework.ControllerLatency)
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{v1alpha1.JobTrackingFinalizer}, pod.Finalizers); diff != "" {
 		t.Fatalf("Unexpected change in the set of finalizers of the pod, whose job has a custom managedBy (-want,+got): %s", diff)
 	}
-	if err := removePodsFinalizers(ns.Name, []string{v1alpha1.JobTrackingFinalizer}); err != nil {
+	if err := env.RemovePodsFinalizers(ns, v1alpha1.JobTrackingFinalizer); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -21,9 +21,9 @@ import (
 // TestImmediateJobRecreation (job_test.go:1964): a re-created job does not inherit the
 // pod failure backoff of its predecessor (kubernetes#132042).
 func TestImmediateJobRecreation(t *testing.T) {
-	ns := setup(t, "recreate-job-immediately")
-	// The backoff is very high so that the test cannot pass by waiting it out.
-	startJobControllerAndWaitForCaches(t, ns, withPodFailureBackoff(2*foreverTestTimeout))
+	ns := env.NewNamespace(t, "recreate-job-immediately")
+	// The backoff is far longer than any wait, so that the test cannot pass by waiting it out.
+	startJobControllerAndWaitForCaches(t, ns, withPodFailureBackoff(10*framework.WaitTimeout))
 	jobSpecN := func(idx int) *v1alpha1.BatchJob {
 		return &v1alpha1.BatchJob{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("test-job-%d", idx)},
@@ -36,25 +36,26 @@ func TestImmediateJobRecreation(t *testing.T) {
 	// before the replacement is created.
 	var jobObjs []*v1alpha1.BatchJob
 	for i := range 3 {
-		jobObjs = append(jobObjs, createJobWithDefaults(t, ns.Name, jobSpecN(i)))
+		jobObjs = append(jobObjs, env.CreateJobWithDefaults(t, ns, jobSpecN(i)))
 	}
 	for _, jobObj := range jobObjs {
-		validateJobsPodsStatusOnly(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
-		if _, err := setJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
+		env.ValidateJobsPodsStatusOnly(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+		if _, err := env.SetJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
 			t.Fatalf("Error %v when setting phase %s on the pod of job %v", err, corev1.PodFailed, jobObj.Name)
 		}
 		// Await to account for the failed Pod.
-		validateJobsPodsStatusOnly(t, jobObj, "", podsByStatus{Failed: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+		env.ValidateJobsPodsStatusOnly(t, jobObj, framework.PodsByStatus{Failed: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 	}
 	for i, jobObj := range jobObjs {
-		deleteJob(t, jobObj, metav1.DeletePropagationBackground)
-		jobObjs[i] = createJobWithDefaults(t, ns.Name, jobSpecN(i))
+		env.DeleteJob(t, jobObj, metav1.DeletePropagationBackground)
+		jobObjs[i] = env.CreateJobWithDefaults(t, ns, jobSpecN(i))
 	}
 	for _, jobObj := range jobObjs {
-		// At most 5s for Active=1: the backoff is not applied to the replacement.
-		validateJobsPodsStatusOnlyWithTimeout(t, jobObj, "", podsByStatus{
+		// Active=1 well within the backoff: it is not applied to the replacement. (Upstream
+		// waits at most 5s; the machines running this suite are loaded.)
+		env.ValidateJobsPodsStatusOnly(t, jobObj, framework.PodsByStatus{
 			Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
-		}, 5*time.Second)
+		})
 	}
 }
 
@@ -64,20 +65,20 @@ func TestJobRecreationClearsPodExpectations(t *testing.T) {
 	tests := map[string]struct {
 		suspend            bool
 		wantConditionTypes []v1alpha1.JobConditionType
-		wantPodsStatus     podsByStatus
+		wantPodsStatus     framework.PodsByStatus
 	}{
 		"suspended replacement": {
 			suspend:            true,
 			wantConditionTypes: []v1alpha1.JobConditionType{v1alpha1.JobSuspended},
-			wantPodsStatus:     podsByStatus{Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)},
+			wantPodsStatus:     framework.PodsByStatus{Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)},
 		},
 		"unsuspended replacement": {
-			wantPodsStatus: podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)},
+			wantPodsStatus: framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			ns := setup(t, "recreate-job-expectations")
+			ns := env.NewNamespace(t, "recreate-job-expectations")
 			// Phase 1: block the old job's pod POST after its expectation is recorded.
 			podCreateStarted := make(chan struct{})
 			allowPodCreate := make(chan struct{})
@@ -103,25 +104,27 @@ func TestJobRecreationClearsPodExpectations(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: "test-job"},
 				Spec:       v1alpha1.BatchJobSpec{Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1)},
 			}
-			oldJob := createJobWithDefaults(t, ns.Name, base)
+			oldJob := env.CreateJobWithDefaults(t, ns, base)
 			select {
 			case <-podCreateStarted:
-			case <-time.After(foreverTestTimeout):
+			case <-time.After(framework.WaitTimeout):
 				t.Fatal("Timed out waiting for the old Job's Pod creation to start")
 			}
 			// Phase 2: replace the job. Upstream waits for its informer to show the new
 			// UID; the manager's cache is not reachable from here, so wait a little.
-			deleteJob(t, oldJob, metav1.DeletePropagationBackground)
+			env.DeleteJob(t, oldJob, metav1.DeletePropagationBackground)
 			replacement := base.DeepCopy()
 			replacement.Spec.Suspend = ptr.To(tc.suspend)
-			newJob := createJobWithDefaults(t, ns.Name, replacement)
-			time.Sleep(sleepDurationForControllerLatency)
+			newJob := env.CreateJobWithDefaults(t, ns, replacement)
+			time.Sleep(framework.ControllerLatency)
 			allow()
 			// Phase 3: the replacement is reconciled after the old POST completes.
 			for _, ct := range tc.wantConditionTypes {
-				validateJobCondition(t, newJob, ct)
+				env.ValidateJobCondition(t, newJob, ct)
 			}
-			validateJobsPodsStatusOnlyWithTimeout(t, newJob, "after recreation", tc.wantPodsStatus, 5*time.Second)
+			// Upstream waits at most 5s; without the fix the job would wait for the
+			// expectations to expire (5 min), far beyond this wait too.
+			env.ValidateJobsPodsStatusOnly(t, newJob, tc.wantPodsStatus)
 		})
 	}
 }
@@ -153,7 +156,7 @@ func TestDelayedJobUpdateEvent(t *testing.T) {
 			job: &v1alpha1.BatchJob{},
 			podUpdate: func(p *corev1.Pod) bool {
 				p.Status.Phase = corev1.PodSucceeded
-				p.Status.ContainerStatuses = terminatedNow()
+				p.Status.ContainerStatuses = framework.TerminatedNow()
 				return true
 			},
 			wantStatus: jobStatus{succeeded: 1, status: v1alpha1.JobComplete},
@@ -175,21 +178,21 @@ func TestDelayedJobUpdateEvent(t *testing.T) {
 			wantStatus: jobStatus{failed: 1, status: v1alpha1.JobFailed},
 		},
 	}
-	ns := setup(t, "simple")
+	ns := env.NewNamespace(t, "simple")
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			startJobControllerAndWaitForCaches(t, ns, func(o *framework.ControllerOptions) { o.CacheTransform = transform })
-			jobObj := createJobWithDefaults(t, ns.Name, tc.job)
-			validateJobPodsStatus(t, jobObj, "", podsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
-			if _, err := updateJobPodsStatus(jobObj, tc.podUpdate, 1); err != nil {
+			jobObj := env.CreateJobWithDefaults(t, ns, tc.job)
+			env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+			if _, err := env.UpdateJobPodsStatus(jobObj, tc.podUpdate, 1); err != nil {
 				t.Fatalf("Error %q while updating pod status for Job: %v", err, jobObj.Name)
 			}
-			validateJobsPodsStatusOnly(t, jobObj, "", podsByStatus{
+			env.ValidateJobsPodsStatusOnly(t, jobObj, framework.PodsByStatus{
 				Failed: tc.wantStatus.failed, Succeeded: tc.wantStatus.succeeded,
 				Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
 			})
-			validateJobCondition(t, jobObj, tc.wantStatus.status)
-			if pods := getJobPods(t, jobObj, func(corev1.PodStatus) bool { return true }); len(pods) != 1 {
+			env.ValidateJobCondition(t, jobObj, tc.wantStatus.status)
+			if pods := env.JobPods(t, jobObj); len(pods) != 1 {
 				t.Errorf("Found %d Pods for the job %q, want 1", len(pods), jobObj.Name)
 			}
 		})

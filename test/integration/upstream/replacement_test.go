@@ -7,9 +7,8 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
-
-const blockDeletionFinalizerForTest = "fake.example.com/blockDeletion"
 
 // TestJobPodReplacementPolicy (job_test.go:2801): terminating pods are replaced at once
 // and counted failed with TerminatingOrFailed, and only once they failed with Failed.
@@ -29,7 +28,7 @@ func TestJobPodReplacementPolicy(t *testing.T) {
 			CompletionMode:       mode,
 			PodReplacementPolicy: policy,
 		}
-		s.Template.Finalizers = []string{blockDeletionFinalizerForTest}
+		s.Template.Finalizers = []string{framework.BlockDeletionFinalizer}
 		return s
 	}
 	replaceAtOnce := jobStatus{active: 2, failed: 2, terminating: ptr.To[int32](2)}
@@ -71,37 +70,37 @@ func TestJobPodReplacementPolicy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			// Upstream shares one namespace between the cases; deletePods deletes every pod
 			// of it, so each case gets its own here.
-			ns := setup(t, "pod-replacement-policy")
+			ns := env.NewNamespace(t, "pod-replacement-policy")
 			startJobControllerAndWaitForCaches(t, ns)
-			resetMetrics()
+			framework.ResetMetrics()
 
-			jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{Spec: tc.jobSpec})
-			waitForPodsToBeActive(t, 2, jobObj)
+			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: tc.jobSpec})
+			env.WaitForPodsToBeActive(t, jobObj, 2)
 			t.Cleanup(func() {
-				if err := cleanUp(jobObj, []string{blockDeletionFinalizerForTest, v1alpha1.JobTrackingFinalizer}); err != nil {
+				if err := cleanUp(jobObj, []string{framework.BlockDeletionFinalizer, v1alpha1.JobTrackingFinalizer}); err != nil {
 					t.Fatalf("Failed cleanup: %v", err)
 				}
 			})
 
-			deletePods(t, ns.Name)
-			validateJobsPodsStatusOnly(t, jobObj, "AfterDeletion", podsByStatus{
+			env.DeletePods(t, ns)
+			env.ValidateJobsPodsStatusOnly(t, jobObj, framework.PodsByStatus{
 				Terminating: tc.wantStatusAfterDeletion.terminating,
 				Failed:      tc.wantStatusAfterDeletion.failed,
 				Active:      tc.wantStatusAfterDeletion.active,
 				Ready:       ptr.To[int32](0),
 			})
 
-			failTerminatingPods(t, ns.Name)
-			validateJobsPodsStatusOnly(t, jobObj, "AfterFailure", podsByStatus{
+			env.FailTerminatingPods(t, ns)
+			env.ValidateJobsPodsStatusOnly(t, jobObj, framework.PodsByStatus{
 				Terminating: tc.wantStatusAfterFailure.terminating,
 				Failed:      tc.wantStatusAfterFailure.failed,
 				Active:      tc.wantStatusAfterFailure.active,
 				Ready:       ptr.To[int32](0),
 			})
 
-			validateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.new, "new", "succeeded")
-			validateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.recreateTerminatingOrFailed, "recreate_terminating_or_failed", "succeeded")
-			validateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.recreateFailed, "recreate_failed", "succeeded")
+			framework.ValidateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.new, "new", "succeeded")
+			framework.ValidateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.recreateTerminatingOrFailed, "recreate_terminating_or_failed", "succeeded")
+			framework.ValidateCounterMetric(t, metrics.PodsCreationTotal, tc.wantMetrics.recreateFailed, "recreate_failed", "succeeded")
 		})
 	}
 }

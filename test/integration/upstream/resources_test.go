@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 func resources(cpuReq, memReq, cpuLim, memLim string) corev1.ResourceRequirements {
@@ -45,34 +46,34 @@ func TestUpdateJobPodResources(t *testing.T) {
 	want := resources("200m", "256Mi", "400m", "512Mi")
 	for name, tc := range testCases {
 		t.Run(name, func(t *testing.T) {
-			ns := setup(t, "update-job-pod-resources")
+			ns := env.NewNamespace(t, "update-job-pod-resources")
 			startJobControllerAndWaitForCaches(t, ns)
-			job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+			job := env.CreateJobWithDefaults(t, ns, jobSpec(func(s *v1alpha1.BatchJobSpec) {
 				s.Suspend = ptr.To(tc.suspend)
 				s.Parallelism = ptr.To[int32](1)
 				s.Completions = ptr.To[int32](1)
 				s.Template.Spec.Containers = []corev1.Container{{Name: "test-container", Image: "busybox"}}
 			}))
 			if tc.startThenSuspend {
-				waitForPodsToBeActive(t, 1, job)
-				if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) }); err != nil {
+				env.WaitForPodsToBeActive(t, job, 1)
+				if _, err := env.UpdateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) }); err != nil {
 					t.Fatalf("Failed to suspend Job: %v", err)
 				}
 			}
 			if tc.suspend || tc.startThenSuspend {
-				waitForPodsToBeActive(t, 0, job)
-				validateJobCondition(t, job, v1alpha1.JobSuspended)
+				env.WaitForPodsToBeActive(t, job, 0)
+				env.ValidateJobCondition(t, job, v1alpha1.JobSuspended)
 			}
-			if _, err := updateJob(job, setResources(want)); (err == nil) != tc.expectUpdate {
+			if _, err := env.UpdateJob(job, setResources(want)); (err == nil) != tc.expectUpdate {
 				t.Fatalf("Updating resources: got error %v, want an error: %v", err, !tc.expectUpdate)
 			}
 			if tc.suspend || tc.startThenSuspend {
-				if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) }); err != nil {
+				if _, err := env.UpdateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) }); err != nil {
 					t.Fatalf("Failed to unsuspend Job: %v", err)
 				}
 			}
-			waitForPodsToBeActive(t, 1, job)
-			pods := getJobPods(t, job, func(s corev1.PodStatus) bool { return true })
+			env.WaitForPodsToBeActive(t, job, 1)
+			pods := env.JobPods(t, job)
 			if len(pods) != 1 {
 				t.Fatalf("Expected 1 pod, got %d", len(pods))
 			}
@@ -92,49 +93,49 @@ func TestUpdateJobPodResources(t *testing.T) {
 // podReplacementPolicy Failed a resumed job creates pods only once the terminating ones
 // are gone, and with the updated resources.
 func TestMutablePodResourcesWithPodReplacementPolicyFailed(t *testing.T) {
-	ns := setup(t, "mutable-resources-pod-replacement")
+	ns := env.NewNamespace(t, "mutable-resources-pod-replacement")
 	startJobControllerAndWaitForCaches(t, ns)
-	job := createJobWithDefaults(t, ns.Name, jobSpec(func(s *v1alpha1.BatchJobSpec) {
+	job := env.CreateJobWithDefaults(t, ns, jobSpec(func(s *v1alpha1.BatchJobSpec) {
 		s.Parallelism = ptr.To[int32](2)
 		s.Completions = ptr.To[int32](2)
 		s.PodReplacementPolicy = ptr.To(v1alpha1.Failed)
-		s.Template.Finalizers = []string{blockDeletionFinalizerForTest}
+		s.Template.Finalizers = []string{framework.BlockDeletionFinalizer}
 		s.Template.Spec.Containers = []corev1.Container{{
 			Name: "test-container", Image: "busybox", Resources: resources("100m", "128Mi", "200m", "256Mi"),
 		}}
 	}))
-	t.Cleanup(func() { _ = removePodsFinalizers(ns.Name, []string{blockDeletionFinalizerForTest}) })
-	waitForPodsToBeActive(t, 2, job)
-	if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) }); err != nil {
+	t.Cleanup(func() { _ = env.RemovePodsFinalizers(ns, framework.BlockDeletionFinalizer) })
+	env.WaitForPodsToBeActive(t, job, 2)
+	if _, err := env.UpdateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) }); err != nil {
 		t.Fatalf("Failed to suspend Job: %v", err)
 	}
 	// Delete the pods to make them go to Terminating state (the finalizer keeps them).
-	deletePods(t, ns.Name)
-	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Terminating: ptr.To[int32](2), Active: 0, Ready: ptr.To[int32](0)})
+	env.DeletePods(t, ns)
+	env.ValidateJobsPodsStatusOnly(t, job, framework.PodsByStatus{Terminating: ptr.To[int32](2), Active: 0, Ready: ptr.To[int32](0)})
 
 	newResources := resources("300m", "384Mi", "600m", "768Mi")
-	if _, err := updateJob(job, setResources(newResources)); err != nil {
+	if _, err := env.UpdateJob(job, setResources(newResources)); err != nil {
 		t.Fatalf("Failed to update Job resources: %v", err)
 	}
 	// No new pods are created while old pods are terminating.
-	time.Sleep(sleepDurationForControllerLatency)
-	validateJobsPodsStatusOnly(t, job, "", podsByStatus{Terminating: ptr.To[int32](2), Active: 0, Ready: ptr.To[int32](0)})
+	time.Sleep(framework.ControllerLatency)
+	env.ValidateJobsPodsStatusOnly(t, job, framework.PodsByStatus{Terminating: ptr.To[int32](2), Active: 0, Ready: ptr.To[int32](0)})
 
-	if err := removePodsFinalizers(ns.Name, []string{blockDeletionFinalizerForTest}); err != nil {
+	if err := env.RemovePodsFinalizers(ns, framework.BlockDeletionFinalizer); err != nil {
 		t.Fatalf("Failed to remove finalizers: %v", err)
 	}
-	err := wait.PollUntilContextTimeout(ctx, waitInterval, foreverTestTimeout, true, func(context.Context) (bool, error) {
-		j := getJob(t, job)
+	err := wait.PollUntilContextTimeout(ctx, framework.WaitInterval, framework.WaitTimeout, true, func(context.Context) (bool, error) {
+		j := env.GetJob(t, job)
 		return j.Status.Terminating == nil || *j.Status.Terminating == 0, nil
 	})
 	if err != nil {
 		t.Fatalf("Failed to wait for terminating pods to be removed: %v", err)
 	}
-	if _, err := updateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) }); err != nil {
+	if _, err := env.UpdateJob(job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) }); err != nil {
 		t.Fatalf("Failed to unsuspend Job: %v", err)
 	}
-	waitForPodsToBeActive(t, 2, job)
-	pods := getJobPods(t, job, func(corev1.PodStatus) bool { return true })
+	env.WaitForPodsToBeActive(t, job, 2)
+	pods := env.JobPods(t, job)
 	if len(pods) != 2 {
 		t.Fatalf("Expected 2 pods, got %d", len(pods))
 	}

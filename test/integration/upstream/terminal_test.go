@@ -7,6 +7,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 // TestDelayTerminalPhaseCondition (job_test.go:1033): the terminal condition waits for
@@ -14,21 +15,19 @@ import (
 // case with the JobManagedBy gate on and off; the behaviour is the same, so once here.
 func TestDelayTerminalPhaseCondition(t *testing.T) {
 	template := corev1.PodTemplateSpec{}
-	template.Finalizers = []string{blockDeletionFinalizerForTest}
+	template.Finalizers = []string{framework.BlockDeletionFinalizer}
 	template.Spec.Containers = []corev1.Container{{
 		Name: "main-container", Image: "foo", ImagePullPolicy: corev1.PullIfNotPresent,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}}
 	failOnePod := func(t *testing.T, jobObj *v1alpha1.BatchJob) {
-		if _, err := setJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
+		if _, err := env.SetJobPodsPhase(jobObj, corev1.PodFailed, 1); err != nil {
 			t.Fatalf("Failed setting phase %q on Job Pod: %v", corev1.PodFailed, err)
 		}
 	}
 	succeedOnePodAndScaleDown := func(t *testing.T, jobObj *v1alpha1.BatchJob) {
-		if err := setJobPhaseForIndex(jobObj, corev1.PodSucceeded, 0); err != nil {
-			t.Fatalf("Failed setting phase %q on Job Pod: %v", corev1.PodSucceeded, err)
-		}
-		if _, err := updateJob(jobObj, func(j *v1alpha1.BatchJob) {
+		env.SetJobPhaseForIndex(t, jobObj, corev1.PodSucceeded, 0)
+		if _, err := env.UpdateJob(jobObj, func(j *v1alpha1.BatchJob) {
 			j.Spec.Parallelism = ptr.To[int32](1)
 			j.Spec.Completions = ptr.To[int32](1)
 		}); err != nil {
@@ -75,30 +74,31 @@ func TestDelayTerminalPhaseCondition(t *testing.T) {
 			},
 		},
 	}
-	ns := setup(t, "delay-terminal-condition")
+	ns := env.NewNamespace(t, "delay-terminal-condition")
 	for name, test := range testCases {
 		t.Run(name, func(t *testing.T) {
-			resetMetrics()
+			framework.ResetMetrics()
 			startJobControllerAndWaitForCaches(t, ns)
-			jobObj := createJobWithDefaults(t, ns.Name, &v1alpha1.BatchJob{Spec: test.spec})
+			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: test.spec})
 			t.Cleanup(func() {
-				if err := cleanUp(jobObj, []string{blockDeletionFinalizerForTest, v1alpha1.JobTrackingFinalizer}); err != nil {
+				if err := cleanUp(jobObj, []string{framework.BlockDeletionFinalizer, v1alpha1.JobTrackingFinalizer}); err != nil {
 					t.Fatalf("Failed cleanup: %v", err)
 				}
 			})
-			waitForPodsToBeActive(t, *jobObj.Spec.Parallelism, jobObj)
+			env.WaitForPodsToBeActive(t, jobObj, *jobObj.Spec.Parallelism)
 			test.action(t, jobObj)
 			if test.wantInterimStatus != nil {
-				validateJobStatus(t, jobObj, "Interim", *test.wantInterimStatus)
+				env.ValidateJobStatus(t, jobObj, *test.wantInterimStatus)
+				if got := env.GetJob(t, jobObj); got.Status.CompletionTime != nil {
+					t.Errorf("completionTime set before the terminal condition: %v", got.Status.CompletionTime)
+				}
 				// Set terminal phase to all the remaining pods to simulate the kubelet.
-				jobPods := getJobPods(t, jobObj, func(s corev1.PodStatus) bool {
-					return s.Phase == corev1.PodPending || s.Phase == corev1.PodRunning
-				})
-				if _, err := setJobPodsPhase(jobObj, corev1.PodSucceeded, len(jobPods)); err != nil {
+				jobPods := framework.FilterPods(env.JobPods(t, jobObj), framework.IsActivePhase)
+				if _, err := env.SetJobPodsPhase(jobObj, corev1.PodSucceeded, len(jobPods)); err != nil {
 					t.Fatalf("Failed setting phase %q on Job Pod: %v", corev1.PodSucceeded, err)
 				}
 			}
-			validateJobStatus(t, jobObj, "Terminal", test.wantTerminalStatus)
+			env.ValidateJobStatus(t, jobObj, test.wantTerminalStatus)
 		})
 	}
 }
