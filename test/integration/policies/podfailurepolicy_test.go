@@ -12,14 +12,8 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
-
-func mainContainerTemplate() corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
-		Name: "main-container", Image: "foo", ImagePullPolicy: corev1.PullIfNotPresent,
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-	}}}}
-}
 
 func exitedStatus(container string, code int32) corev1.PodStatus {
 	return corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
@@ -42,7 +36,7 @@ func onDisruption(action v1alpha1.PodFailurePolicyAction) v1alpha1.PodFailurePol
 // Port of upstream TestJobPodFailurePolicy (INT:268-551).
 func TestJobPodFailurePolicy(t *testing.T) {
 	job := v1alpha1.BatchJobSpec{
-		Template: mainContainerTemplate(),
+		Template: framework.MainContainerTemplate(),
 		PodFailurePolicy: &v1alpha1.PodFailurePolicy{Rules: []v1alpha1.PodFailurePolicyRule{
 			onDisruption(v1alpha1.PodFailurePolicyActionIgnore),
 			onExitCodes(v1alpha1.PodFailurePolicyActionCount, 10),
@@ -57,7 +51,7 @@ func TestJobPodFailurePolicy(t *testing.T) {
 		{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}},
 	}}
 	negative := v1alpha1.BatchJobSpec{
-		Template: mainContainerTemplate(),
+		Template: framework.MainContainerTemplate(),
 		PodFailurePolicy: &v1alpha1.PodFailurePolicy{Rules: []v1alpha1.PodFailurePolicyRule{
 			onExitCodes(v1alpha1.PodFailurePolicyActionFailJob, -1073741510, 137),
 		}},
@@ -107,33 +101,37 @@ func TestJobPodFailurePolicy(t *testing.T) {
 			wantPolicyMetric: &metric{[]string{"FailJob"}, 1},
 		},
 	}
-	ns := setup(t, "pod-failure-policy")
+	ns := env.NewNamespace(t, "pod-failure-policy")
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			finished := newCounterDelta(metrics.JobsFinishedTotal, tc.wantFinished.labels)
-			var handled *counterDelta
+			finished := framework.NewCounterDelta(t, metrics.JobsFinishedTotal, tc.wantFinished.labels)
+			var handled *framework.CounterDelta
 			if tc.wantPolicyMetric != nil {
-				handled = newCounterDelta(metrics.PodFailuresHandledByFailurePolicy, tc.wantPolicyMetric.labels)
+				handled = framework.NewCounterDelta(t, metrics.PodFailuresHandledByFailurePolicy, tc.wantPolicyMetric.labels)
 			}
-			jobObj := createJobWithDefaults(t, ns, tc.job)
-			validateJobPodsStatus(t, jobObj, podsByStatus{Active: 1, Ready: ptrInt32(0), Terminating: ptrInt32(0)})
+			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: tc.job})
+			env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
-			updateJobPodsStatus(t, jobObj, tc.podStatus, 1)
-			if tc.restartController {
-				restartManager(t)
+			if _, err := env.UpdateJobPodsStatus(jobObj, func(p *corev1.Pod) bool { p.Status = tc.podStatus; return true }, 1); err != nil {
+				t.Fatalf("Failed updating the status of a Job Pod: %v", err)
 			}
-			validateJobPodsStatus(t, jobObj, podsByStatus{
-				Active: tc.wantActive, Failed: tc.wantFailed, Ready: ptrInt32(0), Terminating: ptrInt32(0),
+			if tc.restartController {
+				env.RestartShared(t)
+			}
+			env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{
+				Active: tc.wantActive, Failed: tc.wantFailed, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
 			})
 			if tc.wantCondition == v1alpha1.JobComplete {
-				setJobPodsPhase(t, jobObj, corev1.PodSucceeded, 1)
+				if _, err := env.SetJobPodsPhase(jobObj, corev1.PodSucceeded, 1); err != nil {
+					t.Fatalf("Failed setting phase %s on Job Pods: %v", corev1.PodSucceeded, err)
+				}
 			}
-			validateJobCondition(t, jobObj, tc.wantCondition)
-			finished.validate(t, tc.wantFinished.value, tc.wantFinished.labels...)
+			env.ValidateJobCondition(t, jobObj, tc.wantCondition)
+			finished.Validate(t, tc.wantFinished.value, tc.wantFinished.labels...)
 			if handled != nil {
-				handled.validate(t, tc.wantPolicyMetric.value, tc.wantPolicyMetric.labels...)
+				handled.Validate(t, tc.wantPolicyMetric.value, tc.wantPolicyMetric.labels...)
 			}
-			validateFinishedPodsNoFinalizer(t, jobObj)
+			env.ValidateFinishedPodsNoFinalizer(t, jobObj)
 		})
 	}
 }
@@ -143,25 +141,25 @@ func TestJobPodFailurePolicy(t *testing.T) {
 // finalizer (FailureTarget written), the pod is deleted, and a new controller must still
 // finish the job as Failed without leaving finalizers behind.
 func TestJobPodFailurePolicyWithFailedPodDeletedDuringControllerRestart(t *testing.T) {
-	ns := setup(t, "simple")
+	ns := env.NewNamespace(t, "simple")
 	count := int32(3)
 	spec := v1alpha1.BatchJobSpec{
-		Template:    mainContainerTemplate(),
+		Template:    framework.MainContainerTemplate(),
 		Parallelism: ptr.To(count), Completions: ptr.To(count),
 		PodFailurePolicy: &v1alpha1.PodFailurePolicy{Rules: []v1alpha1.PodFailurePolicyRule{
 			onExitCodes(v1alpha1.PodFailurePolicyActionFailJob, 5),
 		}},
 	}
-	jobObj := createJobWithDefaults(t, ns, spec)
-	validateJobPodsStatus(t, jobObj, podsByStatus{Active: int(count), Ready: ptrInt32(0), Terminating: ptrInt32(0)})
-	pods := filterPods(jobPods(t, jobObj), isActivePhase)
+	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: spec})
+	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: int(count), Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
+	pods := framework.FilterPods(env.JobPods(t, jobObj), framework.IsActivePhase)
 	failed := pods[1]
-	writePodStatus(t, &failed, exitedStatus("main-container", 5))
+	env.WritePodStatus(t, &failed, exitedStatus("main-container", 5))
 
 	ctx := context.Background()
-	err := wait.PollUntilContextTimeout(ctx, waitInterval, waitTimeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, framework.WaitInterval, framework.WaitTimeout, true, func(ctx context.Context) (bool, error) {
 		p := &corev1.Pod{}
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(&failed), p); err != nil {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(&failed), p); err != nil {
 			return false, err
 		}
 		return !jobpod.HasFinalizer(p), nil
@@ -169,16 +167,16 @@ func TestJobPodFailurePolicyWithFailedPodDeletedDuringControllerRestart(t *testi
 	if err != nil {
 		t.Fatalf("waiting for the failed pod's finalizer removal: %v", err)
 	}
-	stopManager()
-	if err := k8sClient.Delete(ctx, &failed, client.GracePeriodSeconds(0)); err != nil {
+	env.StopShared()
+	if err := env.Client.Delete(ctx, &failed, client.GracePeriodSeconds(0)); err != nil {
 		t.Fatalf("deleting the failed pod: %v", err)
 	}
-	if err := startManager(); err != nil {
+	if err := env.StartShared(sharedControllerOptions); err != nil {
 		t.Fatal(err)
 	}
-	got := validateJobCondition(t, jobObj, v1alpha1.JobFailed)
-	if c := conditionStatus(got, v1alpha1.JobFailureTarget); c != corev1.ConditionTrue {
+	got := env.ValidateJobCondition(t, jobObj, v1alpha1.JobFailed)
+	if c := framework.ConditionStatus(got, v1alpha1.JobFailureTarget); c != corev1.ConditionTrue {
 		t.Errorf("FailureTarget condition status %q, want True", c)
 	}
-	validateNoFinalizers(t, jobObj)
+	env.ValidateNoFinalizers(t, jobObj)
 }
