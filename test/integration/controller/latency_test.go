@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 // TestLatencyOnePodJob measures, for one-pod jobs run one after another, the time from
@@ -19,8 +21,8 @@ import (
 // controller made to the job. Upstream's 1 s batching makes create-to-Complete about 2.5 s;
 // a quiet job must react at once here.
 func TestLatencyOnePodJob(t *testing.T) {
-	ns := newNamespace(t)
-	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	ns := env.NewNamespace(t, "bj")
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,19 +35,19 @@ func TestLatencyOnePodJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		job := makeJob(fmt.Sprintf("latency-%d", i), ns).create(t)
+		job := env.CreateJob(t, testutil.MakeBatchJob(fmt.Sprintf("latency-%d", i), ns).Obj())
 		var pod corev1.Pod
 		pollFast(t, "pod", func() bool {
-			pods := podsOf(t, job)
+			pods := env.JobPods(t, job)
 			if len(pods) == 1 {
 				pod = pods[0]
 			}
 			return len(pods) == 1
 		})
 		created := time.Now()
-		setPodPhase(t, &pod, corev1.PodSucceeded, 0)
+		env.SetPodPhase(t, &pod, corev1.PodSucceeded, 0)
 		succeeded := time.Now()
-		pollFast(t, "Complete", func() bool { return hasCondition(getJob(t, job), v1alpha1.JobComplete, "") })
+		pollFast(t, "Complete", func() bool { return framework.HasCondition(env.GetJob(t, job), v1alpha1.JobComplete, "") })
 		done := time.Now()
 		toPod, toComplete, total = append(toPod, created.Sub(start)), append(toComplete, done.Sub(succeeded)), append(total, done.Sub(start))
 		jobWrites = append(jobWrites, countModified(w, job.UID))
@@ -76,7 +78,7 @@ func countModified(w watch.Interface, uid any) int {
 
 func pollFast(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(waitTimeout); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+	for end := time.Now().Add(framework.WaitTimeout); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
 		if cond() {
 			return
 		}

@@ -16,33 +16,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
-func updateJob(t *testing.T, job *v1alpha1.BatchJob, mutate func(*v1alpha1.BatchJob)) {
-	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		j := getJob(t, job)
-		mutate(j)
-		return k8sClient.Update(context.Background(), j)
-	})
-	if err != nil {
-		t.Fatalf("updating BatchJob: %v", err)
-	}
-}
-
 func TestSuspendAndResume(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("suspend", ns).parallelism(2).completions(4).suspend(true).create(t)
-	got := waitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("suspend", ns).Parallelism(2).Completions(4).Suspend(true).Obj())
+	got := env.WaitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
 	if got.Status.StartTime != nil {
 		t.Errorf("suspended job has startTime %v", got.Status.StartTime)
 	}
-	waitForEvents(t, job, "Suspended")
+	env.WaitForEvents(t, job, "Suspended")
 
-	updateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) })
-	pods := waitForActive(t, job, 2)
-	eventually(t, "Suspended=False JobResumed and startTime", func() (bool, string) {
-		j := getJob(t, job)
+	env.MustUpdateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(false) })
+	pods := env.WaitForActivePods(t, job, 2)
+	framework.Eventually(t, "Suspended=False JobResumed and startTime", func() (bool, string) {
+		j := env.GetJob(t, job)
 		for _, c := range j.Status.Conditions {
 			if c.Type == v1alpha1.JobSuspended && c.Status == corev1.ConditionFalse && c.Reason == v1alpha1.ReasonJobResumed {
 				return j.Status.StartTime != nil, "no startTime"
@@ -50,18 +40,18 @@ func TestSuspendAndResume(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%+v", j.Status.Conditions)
 	})
-	waitForEvents(t, job, "Resumed")
-	setPodPhase(t, &pods[0], corev1.PodRunning, 0)
+	env.WaitForEvents(t, job, "Resumed")
+	env.SetPodPhase(t, &pods[0], corev1.PodRunning, 0)
 
 	// Suspending again deletes the active pods without counting them.
-	updateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) })
-	got = waitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
-	eventually(t, "pods deleted and nothing counted", func() (bool, string) {
-		j := getJob(t, job)
-		return len(activePods(podsOf(t, job))) == 0 && j.Status.Active == 0,
-			fmt.Sprintf("%d active pods, status %+v", len(activePods(podsOf(t, job))), j.Status)
+	env.MustUpdateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) })
+	got = env.WaitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
+	framework.Eventually(t, "pods deleted and nothing counted", func() (bool, string) {
+		j := env.GetJob(t, job)
+		return len(framework.ActivePods(env.JobPods(t, job))) == 0 && j.Status.Active == 0,
+			fmt.Sprintf("%d active pods, status %+v", len(framework.ActivePods(env.JobPods(t, job))), j.Status)
 	})
-	if j := getJob(t, job); j.Status.Failed != 0 || j.Status.StartTime != nil {
+	if j := env.GetJob(t, job); j.Status.Failed != 0 || j.Status.StartTime != nil {
 		t.Errorf("after suspend: failed %d startTime %v, want 0 and nil", j.Status.Failed, j.Status.StartTime)
 	}
 }
@@ -70,15 +60,15 @@ func TestSuspendAndResume(t *testing.T) {
 // collector in envtest, the request shows as a deletionTimestamp and the foreground
 // finalizer (or, if nothing holds it, the object is gone).
 func TestTTLDeletesFinishedJob(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("ttl", ns).ttl(1).create(t)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("ttl", ns).TTLSecondsAfterFinished(1).Obj())
 	finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
-		return hasCondition(j, v1alpha1.JobComplete, "")
+		return framework.HasCondition(j, v1alpha1.JobComplete, "")
 	})
 	finished := time.Now()
-	eventually(t, "deletion requested", func() (bool, string) {
+	framework.Eventually(t, "deletion requested", func() (bool, string) {
 		j := &v1alpha1.BatchJob{}
-		err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(job), j)
+		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(job), j)
 		if apierrors.IsNotFound(err) {
 			return true, ""
 		}
@@ -94,54 +84,54 @@ func TestTTLDeletesFinishedJob(t *testing.T) {
 // parallelism; once its labels stop matching it is released (ownerRef and finalizer
 // removed) and replaced.
 func TestAdoptionAndRelease(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "bj")
 	labels := map[string]string{"app": "adopt", v1alpha1.ControllerUIDLabel: "adopt-orphan"}
 	orphan := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns, Labels: labels},
 		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
 	}
-	if err := k8sClient.Create(context.Background(), orphan); err != nil {
+	if err := env.Client.Create(context.Background(), orphan); err != nil {
 		t.Fatal(err)
 	}
-	b := makeJob("adopt", ns)
-	b.job.Spec.ManualSelector = ptr.To(true)
-	b.job.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "adopt"}}
-	b.job.Spec.Template.Labels = maps.Clone(labels)
-	job := b.create(t)
-	eventually(t, "adoption", func() (bool, string) {
+	b := testutil.MakeBatchJob("adopt", ns)
+	b.Spec.ManualSelector = ptr.To(true)
+	b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "adopt"}}
+	b.Spec.Template.Labels = maps.Clone(labels)
+	job := env.CreateJob(t, b.Obj())
+	framework.Eventually(t, "adoption", func() (bool, string) {
 		p := &corev1.Pod{}
-		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
 			return false, err.Error()
 		}
 		ref := metav1.GetControllerOf(p)
 		return ref != nil && ref.UID == job.UID && slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer),
 			fmt.Sprintf("owners %v finalizers %v", p.OwnerReferences, p.Finalizers)
 	})
-	consistently(t, time.Second, "adopted pod is the only pod", func() (bool, string) {
-		pods := podsOf(t, job)
+	framework.Consistently(t, time.Second, "adopted pod is the only pod", func() (bool, string) {
+		pods := env.JobPods(t, job)
 		return len(pods) == 1 && pods[0].Name == "orphan", fmt.Sprintf("%d pods", len(pods))
 	})
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p := &corev1.Pod{}
-		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
 			return err
 		}
 		p.Labels["app"] = "something-else"
-		return k8sClient.Update(context.Background(), p)
+		return env.Client.Update(context.Background(), p)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "release and replacement", func() (bool, string) {
+	framework.Eventually(t, "release and replacement", func() (bool, string) {
 		p := &corev1.Pod{}
-		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
 			return false, err.Error()
 		}
-		active := activePods(podsOf(t, job))
+		active := framework.ActivePods(env.JobPods(t, job))
 		return len(p.OwnerReferences) == 0 && len(p.Finalizers) == 0 && len(active) == 1 && active[0].Name != "orphan",
 			fmt.Sprintf("owners %v finalizers %v, %d active", p.OwnerReferences, p.Finalizers, len(active))
 	})
-	if j := getJob(t, job); j.Status.Failed != 0 || j.Status.Succeeded != 0 {
+	if j := env.GetJob(t, job); j.Status.Failed != 0 || j.Status.Succeeded != 0 {
 		t.Errorf("release counted the pod: failed %d succeeded %d", j.Status.Failed, j.Status.Succeeded)
 	}
 }
@@ -149,8 +139,8 @@ func TestAdoptionAndRelease(t *testing.T) {
 // A BatchJob managed by another controller is left alone: no pods, no status, and the
 // finalizer on a pod it owns stays.
 func TestForeignManagedByIsIgnored(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("foreign", ns).managedBy("example.com/other").parallelism(2).create(t)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("foreign", ns).ManagedBy("example.com/other").Parallelism(2).Obj())
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "foreign-pod", Namespace: ns, Finalizers: []string{v1alpha1.JobTrackingFinalizer},
@@ -160,26 +150,26 @@ func TestForeignManagedByIsIgnored(t *testing.T) {
 		},
 		Spec: *job.Spec.Template.Spec.DeepCopy(),
 	}
-	if err := k8sClient.Create(context.Background(), pod); err != nil {
+	if err := env.Client.Create(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}
-	setPodPhase(t, pod, corev1.PodSucceeded, 0)
+	env.SetPodPhase(t, pod, corev1.PodSucceeded, 0)
 	// A job of ours created afterwards proves the controller is running meanwhile.
-	ours := makeJob("ours", ns).create(t)
-	finishUntil(t, ours, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool { return hasCondition(j, v1alpha1.JobComplete, "") })
-	consistently(t, 2*time.Second, "foreign job untouched", func() (bool, string) {
-		j := getJob(t, job)
+	ours := env.CreateJob(t, testutil.MakeBatchJob("ours", ns).Obj())
+	finishUntil(t, ours, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool { return framework.HasCondition(j, v1alpha1.JobComplete, "") })
+	framework.Consistently(t, 2*time.Second, "foreign job untouched", func() (bool, string) {
+		j := env.GetJob(t, job)
 		p := &corev1.Pod{}
-		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(pod), p); err != nil {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(pod), p); err != nil {
 			return false, err.Error()
 		}
 		empty := j.Spec.Selector == nil && len(j.Status.Conditions) == 0 && j.Status.StartTime == nil &&
 			j.Status.Ready == nil && j.Status.UncountedTerminatedPods == nil && j.Status.State == ""
-		return empty && len(podsOf(t, job)) == 1 && slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer),
+		return empty && len(env.JobPods(t, job)) == 1 && slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer),
 			fmt.Sprintf("status %+v selector %v finalizers %v", j.Status, j.Spec.Selector, p.Finalizers)
 	})
 	// Let the namespace go.
-	if err := k8sClient.Patch(context.Background(), pod, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
+	if err := env.Client.Patch(context.Background(), pod, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -187,16 +177,16 @@ func TestForeignManagedByIsIgnored(t *testing.T) {
 // Deleting a job whose pods still run strips their tracking finalizers, so nothing stays
 // stuck once the garbage collector (absent here) deletes them.
 func TestDeletedJobReleasesPodFinalizers(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("deleted", ns).parallelism(2).completions(2).create(t)
-	pods := waitForActive(t, job, 2)
-	if err := k8sClient.Delete(context.Background(), job); err != nil {
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("deleted", ns).Parallelism(2).Completions(2).Obj())
+	pods := env.WaitForActivePods(t, job, 2)
+	if err := env.Client.Delete(context.Background(), job); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "finalizers stripped", func() (bool, string) {
+	framework.Eventually(t, "finalizers stripped", func() (bool, string) {
 		for _, p := range pods {
 			got := &corev1.Pod{}
-			if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(&p), got); err != nil {
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(&p), got); err != nil {
 				return false, err.Error()
 			}
 			if slices.Contains(got.Finalizers, v1alpha1.JobTrackingFinalizer) {
@@ -210,28 +200,28 @@ func TestDeletedJobReleasesPodFinalizers(t *testing.T) {
 // The controller stopped mid-job and started again finishes with exact counts: pods that
 // finished while it was down are counted once, and no extra pod is created.
 func TestControllerRestartMidJob(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("restart", ns).completions(4).parallelism(2).create(t)
-	pods := waitForActive(t, job, 2)
-	setPodPhase(t, &pods[0], corev1.PodSucceeded, 0)
-	eventually(t, "first success counted", func() (bool, string) {
-		j := getJob(t, job)
-		return j.Status.Succeeded == 1 && len(activePods(podsOf(t, job))) == 2, fmt.Sprintf("%+v", j.Status)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("restart", ns).Completions(4).Parallelism(2).Obj())
+	pods := env.WaitForActivePods(t, job, 2)
+	env.SetPodPhase(t, &pods[0], corev1.PodSucceeded, 0)
+	framework.Eventually(t, "first success counted", func() (bool, string) {
+		j := env.GetJob(t, job)
+		return j.Status.Succeeded == 1 && len(framework.ActivePods(env.JobPods(t, job))) == 2, fmt.Sprintf("%+v", j.Status)
 	})
-	stopManager()
-	for _, p := range activePods(podsOf(t, job)) {
-		setPodPhase(t, &p, corev1.PodSucceeded, 0)
+	env.StopShared()
+	for _, p := range framework.ActivePods(env.JobPods(t, job)) {
+		env.SetPodPhase(t, &p, corev1.PodSucceeded, 0)
 	}
-	if err := startManager(); err != nil {
+	if err := env.StartShared(sharedControllerOptions); err != nil {
 		t.Fatal(err)
 	}
 	got := finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
-		return hasCondition(j, v1alpha1.JobComplete, "")
+		return framework.HasCondition(j, v1alpha1.JobComplete, "")
 	})
 	if got.Status.Succeeded != 4 || got.Status.Failed != 0 {
 		t.Errorf("succeeded %d failed %d, want 4 and 0", got.Status.Succeeded, got.Status.Failed)
 	}
-	if n := len(podsOf(t, job)); n != 4 {
+	if n := len(env.JobPods(t, job)); n != 4 {
 		t.Errorf("%d pods, want 4", n)
 	}
 }

@@ -11,16 +11,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
+	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
 // The generated selector and the template labels are written before any pod exists: a
 // suspended job gets them and still has no pod.
 func TestGeneratedSelectorBeforeAnyPod(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("sel", ns).suspend(true).create(t)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("sel", ns).Suspend(true).Obj())
 	var got *v1alpha1.BatchJob
-	eventually(t, "generated selector", func() (bool, string) {
-		got = getJob(t, job)
+	framework.Eventually(t, "generated selector", func() (bool, string) {
+		got = env.GetJob(t, job)
 		return got.Spec.Selector != nil, "no selector"
 	})
 	uid := string(job.UID)
@@ -35,18 +37,18 @@ func TestGeneratedSelectorBeforeAnyPod(t *testing.T) {
 	if diff := cmp.Diff(wantLabels, got.Spec.Template.Labels); diff != "" {
 		t.Errorf("template labels (-want,+got):\n%s", diff)
 	}
-	waitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
-	if pods := podsOf(t, job); len(pods) != 0 {
+	env.WaitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
+	if pods := env.JobPods(t, job); len(pods) != 0 {
 		t.Errorf("suspended job has %d pods, want 0", len(pods))
 	}
 }
 
 func TestNonIndexedCompletes(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("nonindexed", ns).completions(3).parallelism(2).create(t)
-	waitForActive(t, job, 2)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("nonindexed", ns).Completions(3).Parallelism(2).Obj())
+	env.WaitForActivePods(t, job, 2)
 	got := finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
-		return hasCondition(j, v1alpha1.JobComplete, v1alpha1.ReasonCompletionsReached)
+		return framework.HasCondition(j, v1alpha1.JobComplete, v1alpha1.ReasonCompletionsReached)
 	})
 	if got.Status.Succeeded != 3 || got.Status.Failed != 0 || got.Status.Active != 0 {
 		t.Errorf("status succeeded/failed/active = %d/%d/%d, want 3/0/0", got.Status.Succeeded, got.Status.Failed, got.Status.Active)
@@ -54,13 +56,13 @@ func TestNonIndexedCompletes(t *testing.T) {
 	if got.Status.CompletionTime == nil || got.Status.StartTime == nil {
 		t.Errorf("startTime %v, completionTime %v: want both set", got.Status.StartTime, got.Status.CompletionTime)
 	}
-	if !hasCondition(got, v1alpha1.JobSuccessCriteriaMet, v1alpha1.ReasonCompletionsReached) {
+	if !framework.HasCondition(got, v1alpha1.JobSuccessCriteriaMet, v1alpha1.ReasonCompletionsReached) {
 		t.Errorf("no SuccessCriteriaMet condition: %+v", got.Status.Conditions)
 	}
 	if got.Status.UncountedTerminatedPods != nil && len(got.Status.UncountedTerminatedPods.Succeeded)+len(got.Status.UncountedTerminatedPods.Failed) > 0 {
 		t.Errorf("uncountedTerminatedPods not empty: %+v", got.Status.UncountedTerminatedPods)
 	}
-	pods := podsOf(t, job)
+	pods := env.JobPods(t, job)
 	if len(pods) != 3 {
 		t.Errorf("%d pods, want 3", len(pods))
 	}
@@ -73,35 +75,35 @@ func TestNonIndexedCompletes(t *testing.T) {
 			t.Errorf("pod %s labels %v lack some of %v", p.Name, p.Labels, wantLabels)
 		}
 	}
-	waitForEvents(t, job, "SuccessfulCreate", "SuccessfulCreate", "SuccessfulCreate", "Completed")
+	env.WaitForEvents(t, job, "SuccessfulCreate", "SuccessfulCreate", "SuccessfulCreate", "Completed")
 }
 
 // A work-queue job (no completions) runs parallelism pods and completes when they are done.
 func TestWorkQueueCompletes(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("workqueue", ns).parallelism(3).create(t)
-	pods := waitForActive(t, job, 3)
-	setPodPhase(t, &pods[0], corev1.PodSucceeded, 0)
-	eventually(t, "first success counted", func() (bool, string) {
-		j := getJob(t, job)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("workqueue", ns).Parallelism(3).Obj())
+	pods := env.WaitForActivePods(t, job, 3)
+	env.SetPodPhase(t, &pods[0], corev1.PodSucceeded, 0)
+	framework.Eventually(t, "first success counted", func() (bool, string) {
+		j := env.GetJob(t, job)
 		return j.Status.Succeeded == 1, fmt.Sprintf("%+v", j.Status)
 	})
 	// After the first success no new pod is created.
-	if n := len(podsOf(t, job)); n != 3 {
+	if n := len(env.JobPods(t, job)); n != 3 {
 		t.Fatalf("%d pods after first success, want 3", n)
 	}
 	got := finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
-		return hasCondition(j, v1alpha1.JobComplete, "")
+		return framework.HasCondition(j, v1alpha1.JobComplete, "")
 	})
-	if got.Status.Succeeded != 3 || len(podsOf(t, job)) != 3 {
-		t.Errorf("succeeded %d with %d pods, want 3 and 3", got.Status.Succeeded, len(podsOf(t, job)))
+	if got.Status.Succeeded != 3 || len(env.JobPods(t, job)) != 3 {
+		t.Errorf("succeeded %d with %d pods, want 3 and 3", got.Status.Succeeded, len(env.JobPods(t, job)))
 	}
 }
 
 func TestIndexedCompletes(t *testing.T) {
-	ns := newNamespace(t)
-	job := makeJob("indexed", ns).completions(4).parallelism(2).indexed().create(t)
-	pods := waitForActive(t, job, 2)
+	ns := env.NewNamespace(t, "bj")
+	job := env.CreateJob(t, testutil.MakeBatchJob("indexed", ns).Completions(4).Parallelism(2).Indexed().Obj())
+	pods := env.WaitForActivePods(t, job, 2)
 	seen := map[string]bool{}
 	for _, p := range pods {
 		idx := p.Labels[v1alpha1.JobCompletionIndexAnnotation]
@@ -117,7 +119,7 @@ func TestIndexedCompletes(t *testing.T) {
 		t.Errorf("first pods have indexes %v, want 0 and 1", seen)
 	}
 	got := finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
-		return hasCondition(j, v1alpha1.JobComplete, "")
+		return framework.HasCondition(j, v1alpha1.JobComplete, "")
 	})
 	if got.Status.CompletedIndexes != "0-3" || got.Status.Succeeded != 4 {
 		t.Errorf("completedIndexes %q succeeded %d, want \"0-3\" and 4", got.Status.CompletedIndexes, got.Status.Succeeded)
