@@ -212,9 +212,7 @@ func TestControllerRestartMidJob(t *testing.T) {
 	for _, p := range framework.ActivePods(env.JobPods(t, job)) {
 		env.SetPodPhase(t, &p, corev1.PodSucceeded, 0)
 	}
-	if err := env.StartShared(sharedControllerOptions); err != nil {
-		t.Fatal(err)
-	}
+	env.ResumeShared(t)
 	got := finishUntil(t, job, corev1.PodSucceeded, func(j *v1alpha1.BatchJob) bool {
 		return framework.HasCondition(j, v1alpha1.JobComplete, "")
 	})

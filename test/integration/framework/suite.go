@@ -36,6 +36,16 @@ func RunSuite(m *testing.M, setup func(*Env) error) int {
 	return m.Run()
 }
 
+// WithSharedController is a RunSuite setup for suites whose tests share one controller
+// for all namespaces, with upstream's short pod failure backoff: it sets *env and starts
+// the controller.
+func WithSharedController(env **Env) func(*Env) error {
+	return func(e *Env) error {
+		*env = e
+		return e.StartShared(ControllerOptions{PodFailureBackoff: FastPodFailureBackoff})
+	}
+}
+
 // shared is the suite-wide controller of the suites that run one for all their tests.
 type shared struct {
 	mu   sync.Mutex
@@ -75,8 +85,15 @@ func (e *Env) StopShared() {
 func (e *Env) RestartShared(t testing.TB) {
 	t.Helper()
 	e.StopShared()
+	e.ResumeShared(t)
+}
+
+// ResumeShared starts the suite-wide controller again, after StopShared, with the
+// options it had.
+func (e *Env) ResumeShared(t testing.TB) {
+	t.Helper()
 	if err := e.StartShared(e.shared.opts); err != nil {
-		t.Fatalf("Restarting the controller: %v", err)
+		t.Fatalf("Starting the controller again: %v", err)
 	}
 }
 

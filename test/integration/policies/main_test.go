@@ -16,13 +16,6 @@ import (
 
 var env *framework.Env
 
-// sharedControllerOptions runs the controller with upstream's test-shortened pod failure
-// backoff, so replaced pods come at once, as in upstream's tests.
-var sharedControllerOptions = framework.ControllerOptions{PodFailureBackoff: framework.FastPodFailureBackoff}
-
 func TestMain(m *testing.M) {
-	os.Exit(framework.RunSuite(m, func(e *framework.Env) error {
-		env = e
-		return env.StartShared(sharedControllerOptions)
-	}))
+	os.Exit(framework.RunSuite(m, framework.WithSharedController(&env)))
 }

@@ -171,9 +171,7 @@ func TestJobPodFailurePolicyWithFailedPodDeletedDuringControllerRestart(t *testi
 	if err := env.Client.Delete(ctx, &failed, client.GracePeriodSeconds(0)); err != nil {
 		t.Fatalf("deleting the failed pod: %v", err)
 	}
-	if err := env.StartShared(sharedControllerOptions); err != nil {
-		t.Fatal(err)
-	}
+	env.ResumeShared(t)
 	got := env.ValidateJobCondition(t, jobObj, v1alpha1.JobFailed)
 	if c := framework.ConditionStatus(got, v1alpha1.JobFailureTarget); c != corev1.ConditionTrue {
 		t.Errorf("FailureTarget condition status %q, want True", c)
