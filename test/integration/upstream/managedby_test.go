@@ -1,8 +1,8 @@
 package upstream
 
 import (
+	"fmt"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -61,13 +61,12 @@ func TestManagedBy(t *testing.T) {
 				})
 				return
 			}
-			time.Sleep(framework.ControllerLatency)
-			if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, env.GetJob(t, jobObj).Status); diff != "" {
-				t.Fatalf("Unexpected status (-want/+got): %s", diff)
-			}
-			if pods := env.JobPods(t, jobObj); len(pods) != 0 {
-				t.Fatalf("Got %d pods for a job managed by %s", len(pods), customControllerName)
-			}
+			// Upstream sleeps, then checks once; checking all along is stronger.
+			framework.Consistently(t, framework.ControllerLatency, "no status and no pods", func() (bool, string) {
+				diff := cmp.Diff(v1alpha1.BatchJobStatus{}, env.GetJob(t, jobObj).Status)
+				pods := env.JobPods(t, jobObj)
+				return diff == "" && len(pods) == 0, fmt.Sprintf("%d pods, status (-want,+got): %s", len(pods), diff)
+			})
 		})
 	}
 }
@@ -96,10 +95,10 @@ func TestManagedBy_RecreatedJob(t *testing.T) {
 	jobWithManagedBy.Spec.ManagedBy = ptr.To(customControllerName)
 	jobObj = env.CreateJobWithDefaults(t, ns, jobWithManagedBy)
 
-	time.Sleep(framework.ControllerLatency)
-	if diff := cmp.Diff(v1alpha1.BatchJobStatus{}, env.GetJob(t, jobObj).Status); diff != "" {
-		t.Fatalf("Unexpected status (-want/+got): %s", diff)
-	}
+	framework.Consistently(t, framework.ControllerLatency, "empty status", func() (bool, string) {
+		diff := cmp.Diff(v1alpha1.BatchJobStatus{}, env.GetJob(t, jobObj).Status)
+		return diff == "", "(-want,+got): " + diff
+	})
 }
 
 // TestManagedBy_UsingReservedJobFinalizers (job_test.go:2275): our controller does not
@@ -158,13 +157,13 @@ func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
 		t.Fatalf("Error %v when adding a condition to the pod status", err)
 	}
 
-	time.Sleep(framework.ControllerLatency)
-	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{v1alpha1.JobTrackingFinalizer}, pod.Finalizers); diff != "" {
-		t.Fatalf("Unexpected change in the set of finalizers of the pod, whose job has a custom managedBy (-want,+got): %s", diff)
-	}
+	framework.Consistently(t, framework.ControllerLatency, "the pod keeps the tracking finalizer", func() (bool, string) {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			return false, err.Error()
+		}
+		diff := cmp.Diff([]string{v1alpha1.JobTrackingFinalizer}, pod.Finalizers)
+		return diff == "", "finalizers of the pod, whose job has a custom managedBy (-want,+got): " + diff
+	})
 	if err := env.RemovePodsFinalizers(ns, v1alpha1.JobTrackingFinalizer); err != nil {
 		t.Fatal(err)
 	}

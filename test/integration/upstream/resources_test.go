@@ -2,8 +2,8 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -118,7 +118,11 @@ func TestMutablePodResourcesWithPodReplacementPolicyFailed(t *testing.T) {
 		t.Fatalf("Failed to update Job resources: %v", err)
 	}
 	// No new pods are created while old pods are terminating.
-	time.Sleep(framework.ControllerLatency)
+	framework.Consistently(t, framework.ControllerLatency, "no pod created while 2 terminate", func() (bool, string) {
+		st := env.GetJob(t, job).Status
+		return st.Active == 0 && ptr.Deref(st.Terminating, 0) == 2 && len(env.JobPods(t, job)) == 2,
+			fmt.Sprintf("active %d terminating %v, %d pods", st.Active, st.Terminating, len(env.JobPods(t, job)))
+	})
 	env.ValidateJobsPodsStatusOnly(t, job, framework.PodsByStatus{Terminating: ptr.To[int32](2), Active: 0, Ready: ptr.To[int32](0)})
 
 	if err := env.RemovePodsFinalizers(ns, framework.BlockDeletionFinalizer); err != nil {
