@@ -6,7 +6,10 @@
 # side by side with ratios (test/bench does the measuring). Nothing here asserts timings.
 #
 # Settings: BENCH_ARGS (flags for test/bench, e.g. "-jobs 10 -completions 20"),
-# BENCH_KEEP_CLUSTER=1 to leave the cluster running.
+# CONTROLLER_ARGS (extra flags for batchjob-controller, e.g. "--sync-batch-period=1s"),
+# BENCH_PROFILE=1 to save a 20 s CPU profile of our controller taken during its throughput
+# run (tmp/bench/cpu.pprof; read it with `go tool pprof -top bin/batchjob-controller
+# tmp/bench/cpu.pprof`), BENCH_KEEP_CLUSTER=1 to leave the cluster running.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,10 +48,16 @@ echo "bench: upstream batch/v1 Job controller (kube-controller-manager PID ${KCM
 "${BIN}/kubectl" delete namespace bench-job --timeout=300s >/dev/null
 
 echo "bench: BatchJob controller"
+# shellcheck disable=SC2086 # CONTROLLER_ARGS is a list of flags
 "${BIN}/batchjob-controller" --metrics-bind-address=0 --health-probe-bind-address=127.0.0.1:16691 \
-  --kube-api-qps=5000 --kube-api-burst=10000 >"${WORK}/controller.log" 2>&1 &
+  --pprof-bind-address=127.0.0.1:16692 --kube-api-qps=5000 --kube-api-burst=10000 ${CONTROLLER_ARGS:-} \
+  >"${WORK}/controller.log" 2>&1 &
 CONTROLLER_PID=$!
 for _ in $(seq 60); do curl -fsS http://127.0.0.1:16691/readyz >/dev/null 2>&1 && break; sleep 1; done
+if [[ -n "${BENCH_PROFILE:-}" ]]; then
+  # Bounded by its own duration; starts with the throughput run, which comes first.
+  curl -fsS --max-time 40 -o "${WORK}/cpu.pprof" "http://127.0.0.1:16692/debug/pprof/profile?seconds=20" &
+fi
 # shellcheck disable=SC2086
 "${WORK}/bench" -kind BatchJob -pid "${CONTROLLER_PID}" -out "${WORK}/batchjob.json" ${BENCH_ARGS:-} >/dev/null
 

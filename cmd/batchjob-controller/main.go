@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -29,19 +30,20 @@ var (
 
 func main() {
 	var (
-		metricsAddr, probeAddr, leaderNS, namespaces string
-		leaderElect, showVersion                     bool
-		qps                                          float64
-		burst, concurrentSyncs                       int
+		o           options
+		showVersion bool
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the HTTPS metrics endpoint (authenticated and authorized); 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader through a Lease so that only one replica reconciles.")
-	flag.StringVar(&leaderNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's namespace).")
-	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second to the API server.")
-	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries to the API server.")
-	flag.IntVar(&concurrentSyncs, "concurrent-syncs", 5, "BatchJobs reconciled in parallel.")
-	flag.StringVar(&namespaces, "namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address of the HTTPS metrics endpoint (authenticated and authorized); 0 disables it.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz; 0 disables them.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address of the net/http/pprof endpoints (e.g. 127.0.0.1:6060); 0 disables them.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader through a Lease so that only one replica reconciles.")
+	flag.StringVar(&o.leaderNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's namespace).")
+	flag.Float64Var(&o.qps, "kube-api-qps", 50, "Queries per second to the API server.")
+	flag.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	flag.IntVar(&o.concurrentSyncs, "concurrent-syncs", 5, "BatchJobs reconciled in parallel.")
+	flag.DurationVar(&o.syncBatchPeriod, "sync-batch-period", controller.DefaultSyncBatchPeriod,
+		"How often a busy BatchJob is synced for pod events; a quiet one is synced at once. 0 syncs on every pod event.")
+	flag.StringVar(&o.namespaces, "namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -51,13 +53,21 @@ func main() {
 		return
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	if err := run(metricsAddr, probeAddr, leaderNS, namespaces, leaderElect, qps, burst, concurrentSyncs); err != nil {
+	if err := run(o); err != nil {
 		ctrl.Log.Error(err, "Controller stopped")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr, leaderNS, namespaces string, leaderElect bool, qps float64, burst, concurrentSyncs int) error {
+type options struct {
+	metricsAddr, probeAddr, pprofAddr, leaderNS, namespaces string
+	leaderElect                                             bool
+	qps                                                     float64
+	burst, concurrentSyncs                                  int
+	syncBatchPeriod                                         time.Duration
+}
+
+func run(o options) error {
 	log := ctrl.Log.WithName("setup")
 	log.Info("Starting batchjob-controller", "version", version, "commit", commit)
 	scheme := runtime.NewScheme()
@@ -71,20 +81,21 @@ func run(metricsAddr, probeAddr, leaderNS, namespaces string, leaderElect bool, 
 	if err != nil {
 		return err
 	}
-	cfg.QPS, cfg.Burst = float32(qps), burst
-	metricsOpts := metricsserver.Options{BindAddress: metricsAddr}
-	if metricsAddr != "0" {
+	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
+	metricsOpts := metricsserver.Options{BindAddress: o.metricsAddr}
+	if o.metricsAddr != "0" {
 		metricsOpts.SecureServing = true
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   controller.CacheOptions(splitList(namespaces)),
+		Cache:                   controller.CacheOptions(splitList(o.namespaces)),
 		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  probeAddr,
-		LeaderElection:          leaderElect,
+		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
+		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "batchjob-controller.batchjob.dev",
-		LeaderElectionNamespace: leaderNS,
+		LeaderElectionNamespace: o.leaderNS,
 		// The process exits right after the manager stops, so it may give up the Lease at
 		// once and let a standby take over without waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
@@ -92,10 +103,15 @@ func run(metricsAddr, probeAddr, leaderNS, namespaces string, leaderElect bool, 
 	if err != nil {
 		return err
 	}
-	if err := controller.NewReconciler(mgr, clock.RealClock{}).SetupWithManager(mgr, concurrentSyncs); err != nil {
+	r := controller.NewReconciler(mgr, clock.RealClock{})
+	r.SyncBatchPeriod = o.syncBatchPeriod
+	if o.syncBatchPeriod == 0 {
+		r.SyncBatchPeriod = -1 // the flag's 0 means no coalescing; the field's 0 means the default
+	}
+	if err := r.SetupWithManager(mgr, o.concurrentSyncs); err != nil {
 		return err
 	}
-	if probeAddr != "0" {
+	if o.probeAddr != "0" {
 		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 			return err
 		}

@@ -20,12 +20,22 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
 // podHandler maps pod events to the BatchJob that controls the pod (or, for orphans, to the
 // BatchJobs whose selector matches) and records what the events prove about expectations.
-// Requests are added without delay: a quiet job reacts at once, and a busy one coalesces
-// naturally because the work queue holds each key once while it waits or is being synced.
-// (Upstream delays every pod-triggered sync by 1 s.)
+// A quiet job's pass is enqueued at once; a busy job's is delayed by its passBudget so that
+// many pod updates fold into one pass (upstream delays every pod-triggered sync by 1 s).
 type podHandler struct {
 	client client.Reader
 	mem    *expectations
+	budget *passBudget
+}
+
+// enqueue adds a pass of key now or, for a busy job, when its budget allows.
+func (h *podHandler) enqueue(q queue, key types.NamespacedName) {
+	req := reconcile.Request{NamespacedName: key}
+	if d := h.budget.delay(key); d > 0 {
+		q.AddAfter(req, d)
+		return
+	}
+	q.Add(req)
 }
 
 func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q queue) {
@@ -40,7 +50,7 @@ func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client
 		if pod.DeletionTimestamp != nil {
 			h.mem.deletionObserved(key, ref.UID, pod.UID)
 		}
-		q.Add(reconcile.Request{NamespacedName: key})
+		h.enqueue(q, key)
 		return
 	}
 	h.enqueueMatchingJobs(ctx, pod, q)
@@ -62,7 +72,7 @@ func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client
 		if !hasTrackingFinalizer(newPod) {
 			h.mem.finalizerRemovalObserved(key, newRef.UID, newPod.UID)
 		}
-		q.Add(reconcile.Request{NamespacedName: key})
+		h.enqueue(q, key)
 	}
 	if oldRef != nil && (newRef == nil || oldRef.UID != newRef.UID) {
 		// Released or re-parented: the old owner must recount, and its pending removal
@@ -70,7 +80,7 @@ func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client
 		key := types.NamespacedName{Namespace: oldPod.Namespace, Name: oldRef.Name}
 		h.mem.finalizerRemovalObserved(key, oldRef.UID, oldPod.UID)
 		h.mem.deletionObserved(key, oldRef.UID, oldPod.UID)
-		q.Add(reconcile.Request{NamespacedName: key})
+		h.enqueue(q, key)
 	}
 	if newRef == nil && metav1.GetControllerOfNoCopy(newPod) == nil {
 		h.enqueueMatchingJobs(ctx, newPod, q)
@@ -94,7 +104,7 @@ func (h *podHandler) Delete(ctx context.Context, e event.TypedDeleteEvent[client
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}
 	h.mem.deletionObserved(key, ref.UID, pod.UID)
 	h.mem.finalizerRemovalObserved(key, ref.UID, pod.UID)
-	q.Add(reconcile.Request{NamespacedName: key})
+	h.enqueue(q, key)
 }
 
 func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], queue) {}

@@ -44,8 +44,12 @@ type Reconciler struct {
 	Plan func(plan.Input) plan.Result
 	// PodFailureBackoff is the delay after the first pod failure; zero means upstream's 10s.
 	PodFailureBackoff time.Duration
+	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (see
+	// passBudget); zero means DefaultSyncBatchPeriod, a negative value syncs on every event.
+	SyncBatchPeriod time.Duration
 
-	mem *expectations
+	mem    *expectations
+	budget *passBudget
 }
 
 // NewReconciler returns a Reconciler using the manager's clients, recorder and c.
@@ -53,7 +57,7 @@ func NewReconciler(mgr ctrl.Manager, c clock.Clock) *Reconciler {
 	return &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder(ControllerName),
+		Recorder:  newSimilarEvents(mgr.GetEventRecorder(ControllerName), c),
 		Clock:     c,
 		Plan:      plan.Plan,
 		mem:       newExpectations(c),
@@ -69,10 +73,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			// Gone: forget its expectations, backoff and finished mark. Its pods' finalizers
 			// are stripped by the orphan reconciler.
 			r.mem.forget(req.NamespacedName)
+			r.budget.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
+	r.budget.passStarted(req.NamespacedName)
 	action, res, err := r.sync(ctx, job)
 	result := metrics.ResultSuccess
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -68,10 +69,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, PodControllerUIDIndex, indexPodController); err != nil {
 		return err
 	}
+	period := r.SyncBatchPeriod
+	if period == 0 {
+		period = DefaultSyncBatchPeriod
+	}
+	// The budget times work-queue delays, which run on the wall clock whatever r.Clock is.
+	r.budget = newPassBudget(clock.RealClock{}, period)
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1alpha1.BatchJob{}).
-		Watches(&corev1.Pod{}, &podHandler{client: r.Client, mem: r.mem}).
+		Watches(&corev1.Pod{}, &podHandler{client: r.Client, mem: r.mem, budget: r.budget}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(logConstructor(mgr.GetLogger(), ControllerName)).
 		Complete(r)
