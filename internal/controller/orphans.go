@@ -86,10 +86,9 @@ func (o *orphanReconciler) jobPodsHandler() handler.TypedEventHandler[client.Obj
 	}
 }
 
+// Whatever the deleted job's managedBy was: once it is gone nobody will count its pods,
+// as upstream strips them after a Job delete (JC:649, JC:836-861).
 func (o *orphanReconciler) enqueuePods(ctx context.Context, job *v1alpha1.BatchJob, q queue) {
-	if !job.IsManagedByThisController() {
-		return
-	}
 	var pods corev1.PodList
 	if err := o.client.List(ctx, &pods, client.InNamespace(job.Namespace),
 		client.MatchingFields{PodControllerUIDIndex: string(job.UID)}); err != nil {
