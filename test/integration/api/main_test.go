@@ -21,7 +21,9 @@ import (
 )
 
 var (
-	cfg       *rest.Config
+	cfg *rest.Config
+	// etcdURL is the test etcd's client URL, for seeding objects the API would refuse.
+	etcdURL   string
 	k8sClient client.Client
 	scheme    = runtime.NewScheme()
 )
@@ -50,6 +52,7 @@ func run(m *testing.M) int {
 		}
 	}()
 	cfg = c
+	etcdURL = env.ControlPlane.Etcd.URL.String()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
