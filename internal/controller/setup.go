@@ -21,7 +21,7 @@ import (
 )
 
 // RBAC for exactly what the controllers and the manager do.
-// +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs,verbs=get;list;watch;update;delete
+// +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs/status,verbs=update
 // +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
@@ -75,10 +75,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	}
 	// The budget times work-queue delays, which run on the wall clock whatever r.Clock is.
 	r.budget = newPassBudget(clock.RealClock{}, period)
+	pods := &podHandler{client: r.Client, mem: r.mem, budget: r.budget}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
-		For(&v1alpha1.BatchJob{}).
-		Watches(&corev1.Pod{}, &podHandler{client: r.Client, mem: r.mem, budget: r.budget}).
+		For(&v1alpha1.BatchJob{}, builder.WithPredicates(notStatusOnly)).
+		Watches(&v1alpha1.BatchJob{}, &jobStatusHandler{pods: pods}).
+		Watches(&corev1.Pod{}, pods).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(logConstructor(mgr.GetLogger(), ControllerName)).
 		Complete(r)

@@ -49,7 +49,7 @@ var (
 		"authorization.k8s.io/subjectaccessreviews": {"create"},
 	}
 	namespacedGrants = grants{
-		"batchjob.dev/batchjobs":            {"delete", "get", "list", "update", "watch"},
+		"batchjob.dev/batchjobs":            {"delete", "get", "list", "patch", "update", "watch"}, // patch: the generated selector (selector.go)
 		"batchjob.dev/batchjobs/status":     {"update"},
 		"batchjob.dev/batchjobs/finalizers": {"update"},
 		"/pods":                             {"create", "delete", "get", "list", "patch", "watch"},

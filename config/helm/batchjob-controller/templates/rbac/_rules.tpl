@@ -32,6 +32,7 @@
   - delete
   - get
   - list
+  - patch
   - update
   - watch
 - apiGroups:
@@ -77,6 +78,7 @@
   - delete
   - get
   - list
+  - patch
   - update
   - watch
 - apiGroups:
