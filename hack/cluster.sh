@@ -18,6 +18,8 @@
 #   KCM_CONTROLLERS  kube-controller-manager --controllers (default: garbage collector,
 #                    serviceaccount and namespace controllers; no job-controller)
 #   DISABLE_QPS_LIMITS  true lifts apiserver/controller-manager rate limits (benchmarks)
+#   CLUSTER_INSTALL_CRD false makes `up` skip installing the CRD and admission policies
+#                    (the Helm e2e test lets its chart own them)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +30,7 @@ CLUSTER_DIR="${CLUSTER_DIR:-${ROOT}/tmp/clusters/${CLUSTER_NAME}}"
 CLUSTER_NODES="${CLUSTER_NODES:-3}"
 KCM_CONTROLLERS="${KCM_CONTROLLERS:-garbage-collector-controller,serviceaccount-controller,namespace-controller}"
 DISABLE_QPS_LIMITS="${DISABLE_QPS_LIMITS:-false}"
+CLUSTER_INSTALL_CRD="${CLUSTER_INSTALL_CRD:-true}"
 CLUSTER_KUBECONFIG="${CLUSTER_DIR}/kubeconfig"
 TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl)
 
@@ -161,7 +164,7 @@ cmd_up() {
   # node-lifecycle controller running, nothing would ever lift it.
   kctl taint nodes --all node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
   wait_for 60 "the default ServiceAccount" kctl get serviceaccount default -n default
-  KUBECONFIG="${CLUSTER_KUBECONFIG}" cmd_install
+  if [[ "${CLUSTER_INSTALL_CRD}" != false ]]; then KUBECONFIG="${CLUSTER_KUBECONFIG}" cmd_install; fi
   log "ready; use it with:  export KUBECONFIG=${CLUSTER_KUBECONFIG}"
 }
 
