@@ -5,11 +5,14 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/lru"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 )
 
 const (
@@ -26,9 +29,10 @@ const (
 // similarEvents combines repeated events as upstream's Job controller's recorder does, so
 // that a 1,000-pod job does not cost 1,000 SuccessfulCreate writes: the first
 // similarEventsMax events of one (object, type, reason) in a window are recorded as they
-// are; later ones are recorded without their related object and with a combined note,
-// which the events.k8s.io broadcaster folds into one Event whose series count grows
-// (one create, one patch, then a final patch when the series ends).
+// are; later ones are recorded without their related object, against a reference that does
+// not change with the job's resourceVersion, and with a combined note, so that the
+// events.k8s.io broadcaster folds them into one Event whose series count grows (one create,
+// one patch, then a final patch when the series ends).
 type similarEvents struct {
 	next  EventRecorder
 	clock clock.PassiveClock
@@ -58,7 +62,18 @@ func (s *similarEvents) Eventf(regarding, related runtime.Object, eventtype, rea
 		s.next.Eventf(regarding, related, eventtype, reason, action, note, args...)
 		return
 	}
-	s.next.Eventf(regarding, nil, eventtype, reason, action, "%s", combinedPrefix+fmt.Sprintf(note, args...))
+	s.next.Eventf(stableRef(regarding), nil, eventtype, reason, action, "%s", combinedPrefix+fmt.Sprintf(note, args...))
+}
+
+// stableRef refers to a BatchJob without its resourceVersion: the broadcaster keys a series
+// by the whole reference, and a job's resourceVersion moves with every status write.
+func stableRef(obj runtime.Object) runtime.Object {
+	job, ok := obj.(*v1alpha1.BatchJob)
+	if !ok {
+		return obj
+	}
+	return &corev1.ObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: batchJobKind,
+		Namespace: job.Namespace, Name: job.Name, UID: job.UID}
 }
 
 // count records one more event of (regarding, type, reason) and reports whether it is

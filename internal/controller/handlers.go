@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,6 +12,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -148,4 +151,39 @@ func recordTrackingFinalizer(oldPod, newPod *corev1.Pod) {
 	case was && !is:
 		metrics.TerminatedPodsTrackingFinalizerTotal.WithLabelValues(metrics.EventDelete).Inc()
 	}
+}
+
+// statusOnly reports whether an update of a BatchJob changed nothing but its status (and
+// resourceVersion or managed fields): mostly the controller's own writes.
+func statusOnly(oldObj, newObj client.Object) bool {
+	return oldObj.GetGeneration() == newObj.GetGeneration() &&
+		oldObj.GetDeletionTimestamp().Equal(newObj.GetDeletionTimestamp()) &&
+		maps.Equal(oldObj.GetLabels(), newObj.GetLabels()) &&
+		maps.Equal(oldObj.GetAnnotations(), newObj.GetAnnotations()) &&
+		slices.Equal(oldObj.GetFinalizers(), newObj.GetFinalizers())
+}
+
+// jobStatusHandler enqueues a pass for a status-only update of a BatchJob the way pod
+// events are enqueued: at once for a quiet job, on its budget for a busy one. Otherwise
+// every status write of a busy job would trigger another immediate pass, and with it
+// another status write. Every other BatchJob event is enqueued at once (see
+// notStatusOnly).
+type jobStatusHandler struct {
+	pods *podHandler
+}
+
+func (h *jobStatusHandler) Create(context.Context, event.TypedCreateEvent[client.Object], queue) {}
+func (h *jobStatusHandler) Delete(context.Context, event.TypedDeleteEvent[client.Object], queue) {}
+func (h *jobStatusHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], queue) {
+}
+
+func (h *jobStatusHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q queue) {
+	if statusOnly(e.ObjectOld, e.ObjectNew) {
+		h.pods.enqueue(q, client.ObjectKeyFromObject(e.ObjectNew))
+	}
+}
+
+// notStatusOnly lets through every BatchJob event but status-only updates.
+var notStatusOnly = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool { return !statusOnly(e.ObjectOld, e.ObjectNew) },
 }
