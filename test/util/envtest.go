@@ -37,6 +37,9 @@ func StartEnv() (*envtest.Environment, *rest.Config, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start leaves etcd and kube-apiserver running when a later step (installing the
+		// CRD) fails; stop them rather than leak them.
+		_ = env.Stop()
 		return nil, nil, fmt.Errorf("starting envtest (run `make tools-kube` first): %w", err)
 	}
 	if err := ApplyDir(cfg, filepath.Join(root, "config", "admission")); err != nil {
