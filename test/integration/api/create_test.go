@@ -181,7 +181,7 @@ func TestInvalidBatchJobsRejected(t *testing.T) {
 		"negative maxFailedIndexes":         {MakeBatchJob("x", ns).Indexed().Completions(2).BackoffLimitPerIndex(1).MaxFailedIndexes(-1), "spec.maxFailedIndexes"},
 		"pfp 21 rules":                      {MakeBatchJob("x", ns).PodFailurePolicy(many(21, ExitCodes(fj, in, 1))...), "spec.podFailurePolicy.rules: Too many"},
 		"pfp unknown action":                {MakeBatchJob("x", ns).PodFailurePolicy(ExitCodes("Explode", in, 1)), "spec.podFailurePolicy.rules[0].action"},
-		"pfp FailIndex without per-index":   {MakeBatchJob("x", ns).Indexed().Completions(2).PodFailurePolicy(ExitCodes(bj.PodFailurePolicyActionFailIndex, in, 1)), "requires the backoffLimitPerIndex to be set"},
+		"pfp FailIndex without per-index":   {MakeBatchJob("x", ns).Indexed().Completions(2).PodFailurePolicy(ExitCodes(bj.PodFailurePolicyActionFailIndex, in, 1)), "spec.podFailurePolicy.rules[0].action: Invalid value: FailIndex: requires the backoffLimitPerIndex to be set"},
 		"pfp both matchers":                 {MakeBatchJob("x", ns).PodFailurePolicy(bothMatchers()), "specifying both OnExitCodes and OnPodConditions is not supported"},
 		"pfp no matcher":                    {MakeBatchJob("x", ns).PodFailurePolicy(bj.PodFailurePolicyRule{Action: fj}), "specifying one of OnExitCodes and OnPodConditions is required"},
 		"pfp unknown operator":              {MakeBatchJob("x", ns).PodFailurePolicy(ExitCodes(fj, "Between", 1)), "spec.podFailurePolicy.rules[0].onExitCodes.operator"},
