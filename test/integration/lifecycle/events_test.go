@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -100,14 +101,22 @@ func TestEventsOfDeadlineExceeded(t *testing.T) {
 	ns := env.NewNamespace(t, "ev-deadline")
 	startController(t, ns)
 	job := env.CreateJob(t, testutil.MakeBatchJob("deadline", ns).ActiveDeadlineSeconds(1).Obj())
-	pods := env.WaitForActivePods(t, job, 1)
 	got := env.WaitForCondition(t, job, v1alpha1.JobFailed, v1alpha1.ReasonDeadlineExceeded)
 	if c := trueTerminalCondition(got); c.Message != v1alpha1.MessageDeadlineExceeded {
 		t.Errorf("Failed condition message %q, want %q", c.Message, v1alpha1.MessageDeadlineExceeded)
 	}
-	waitForExactEvents(t, job, append(createdEvents(pods),
-		event{corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: " + pods[0].Name, "Pod/" + pods[0].Name},
-		event{corev1.EventTypeWarning, v1alpha1.ReasonDeadlineExceeded, v1alpha1.MessageDeadlineExceeded, ""}))
+	// The pod may be gone already (its finalizer is removed once it is counted): name it
+	// from its creation event.
+	var pod string
+	for _, e := range jobEvents(t, job) {
+		if e.Reason == "SuccessfulCreate" {
+			pod = strings.TrimPrefix(e.Note, "Created pod: ")
+		}
+	}
+	waitForExactEvents(t, job, []event{
+		{corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: " + pod, "Pod/" + pod},
+		{corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: " + pod, "Pod/" + pod},
+		{corev1.EventTypeWarning, v1alpha1.ReasonDeadlineExceeded, v1alpha1.MessageDeadlineExceeded, ""}})
 	if got.Status.Failed != 1 || got.Status.Active != 0 {
 		t.Errorf("failed %d active %d, want 1 and 0", got.Status.Failed, got.Status.Active)
 	}
