@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -80,44 +82,32 @@ func TestJobRecreationClearsPodExpectations(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ns := env.NewNamespace(t, "recreate-job-expectations")
 			// Phase 1: block the old job's pod POST after its expectation is recorded.
-			podCreateStarted := make(chan struct{})
-			allowPodCreate := make(chan struct{})
-			var blockOnce, allowOnce sync.Once
-			allow := func() { allowOnce.Do(func() { close(allowPodCreate) }) }
-			t.Cleanup(allow)
-			startJobControllerAndWaitForCaches(t, ns, func(o *framework.ControllerOptions) {
-				o.WrapConfig = func(cfg *rest.Config) {
-					cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-						return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-							if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/pods") {
-								blockOnce.Do(func() {
-									close(podCreateStarted)
-									<-allowPodCreate
-								})
-							}
-							return rt.RoundTrip(req)
-						})
-					}
-				}
-			})
+			h := newRecreationHooks()
+			t.Cleanup(h.allow)
+			startJobControllerAndWaitForCaches(t, ns, h.options)
 			base := &v1alpha1.BatchJob{
 				ObjectMeta: metav1.ObjectMeta{Name: "test-job"},
 				Spec:       v1alpha1.BatchJobSpec{Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1)},
 			}
 			oldJob := env.CreateJobWithDefaults(t, ns, base)
+			h.oldUID.Store(oldJob.UID)
 			select {
-			case <-podCreateStarted:
+			case <-h.podCreateStarted:
 			case <-time.After(framework.WaitTimeout):
 				t.Fatal("Timed out waiting for the old Job's Pod creation to start")
 			}
-			// Phase 2: replace the job. Upstream waits for its informer to show the new
-			// UID; the manager's cache is not reachable from here, so wait a little.
+			// Phase 2: replace the job, and wait, as upstream does, until the
+			// controller's informer has the new UID.
 			env.DeleteJob(t, oldJob, metav1.DeletePropagationBackground)
 			replacement := base.DeepCopy()
 			replacement.Spec.Suspend = ptr.To(tc.suspend)
 			newJob := env.CreateJobWithDefaults(t, ns, replacement)
-			time.Sleep(framework.ControllerLatency)
-			allow()
+			select {
+			case <-h.newJobCached:
+			case <-time.After(framework.WaitTimeout):
+				t.Fatal("Timed out waiting for the controller's cache to see the new Job")
+			}
+			h.allow()
 			// Phase 3: the replacement is reconciled after the old POST completes.
 			for _, ct := range tc.wantConditionTypes {
 				env.ValidateJobCondition(t, newJob, ct)
@@ -126,6 +116,44 @@ func TestJobRecreationClearsPodExpectations(t *testing.T) {
 			// expectations to expire (5 min), far beyond this wait too.
 			env.ValidateJobsPodsStatusOnly(t, newJob, tc.wantPodsStatus)
 		})
+	}
+}
+
+// recreationHooks block the controller's first pod POST until allow, and report when a
+// BatchJob whose UID is not oldUID enters the controller's cache.
+type recreationHooks struct {
+	podCreateStarted, allowPodCreate, newJobCached chan struct{}
+	blockOnce, allowOnce, cachedOnce               sync.Once
+	oldUID                                         atomic.Value // types.UID
+}
+
+func newRecreationHooks() *recreationHooks {
+	return &recreationHooks{podCreateStarted: make(chan struct{}), allowPodCreate: make(chan struct{}), newJobCached: make(chan struct{})}
+}
+
+func (h *recreationHooks) allow() { h.allowOnce.Do(func() { close(h.allowPodCreate) }) }
+
+func (h *recreationHooks) options(o *framework.ControllerOptions) {
+	o.WrapConfig = func(cfg *rest.Config) {
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/pods") {
+					h.blockOnce.Do(func() {
+						close(h.podCreateStarted)
+						<-h.allowPodCreate
+					})
+				}
+				return rt.RoundTrip(req)
+			})
+		}
+	}
+	o.CacheTransform = func(obj any) (any, error) {
+		if j, ok := obj.(*v1alpha1.BatchJob); ok {
+			if old, _ := h.oldUID.Load().(types.UID); old != "" && j.UID != old {
+				h.cachedOnce.Do(func() { close(h.newJobCached) })
+			}
+		}
+		return obj, nil
 	}
 }
 
