@@ -1,7 +1,10 @@
 // Package framework starts what the integration suites share: a real etcd and
 // kube-apiserver with the BatchJob CRD and admission policies (envtest), and the real
 // controller manager in-process, which a test can stop and start again (controller
-// restarts) and narrow to its own namespaces (isolation between tests).
+// restarts) and narrow to its own namespaces (isolation between tests); and the helpers
+// the suites share: namespaces (jobs.go), pod listing (pods.go), the kubelet-playing
+// status writers (kubelet.go), waits (wait.go), status checks (status.go), events and
+// metrics. The suites' TestMain is RunSuite (suite.go).
 package framework
 
 import (
