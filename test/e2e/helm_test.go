@@ -97,6 +97,9 @@ func testHelmInstall(t *testing.T, c *helmCluster) {
 		t.Errorf("Role %s-leader-election does not grant leases update: %+v", helmFullname, leader.Rules)
 	}
 
+	for _, args := range releaseObjects() {
+		c.kubectl(t, append([]string{"get"}, args...)...)
+	}
 	dep := deployment(t, c)
 	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {
 		t.Errorf("Deployment replicas = %v, want 2", dep.Spec.Replicas)
@@ -160,8 +163,10 @@ func testHelmUpgradeWatchNamespaces(t *testing.T, c *helmCluster) {
 	// By now the controller has long seen the older BatchJob, had it been watching there.
 	var ignored batchJob
 	c.get(t, &ignored, "batchjob", "ignored", "-n", "helm-unwatched")
-	if ignored.Status.StartTime != nil || len(ignored.Status.Conditions) != 0 || ignored.Spec.Parallelism == nil {
-		t.Errorf("BatchJob outside watchNamespaces was touched: %+v", ignored.Status)
+	var pods corev1.PodList
+	c.get(t, &pods, "pods", "-n", "helm-unwatched")
+	if ignored.Status.StartTime != nil || len(ignored.Status.Conditions) != 0 || len(pods.Items) != 0 {
+		t.Errorf("BatchJob outside watchNamespaces was touched: status %+v, %d pods", ignored.Status, len(pods.Items))
 	}
 	checkNoForbidden(t, ctrl)
 }
@@ -190,20 +195,7 @@ func testHelmUninstall(t *testing.T, c *helmCluster) {
 	if !strings.Contains(out, "kept due to the resource policy") {
 		t.Errorf("helm uninstall output does not mention the kept resources:\n%s", out)
 	}
-	gone := [][]string{
-		{"deployment", helmFullname, "-n", helmNamespace},
-		{"serviceaccount", helmFullname, "-n", helmNamespace},
-		{"role", helmFullname + "-leader-election", "-n", helmNamespace},
-		{"rolebinding", helmFullname + "-leader-election", "-n", helmNamespace},
-		{"service", helmFullname + "-metrics", "-n", helmNamespace},
-	}
-	for _, name := range []string{helmFullname, helmFullname + "-metrics-auth", helmFullname + "-metrics-reader"} {
-		gone = append(gone, []string{"clusterrole", name})
-	}
-	for _, name := range []string{helmFullname, helmFullname + "-metrics-auth"} {
-		gone = append(gone, []string{"clusterrolebinding", name})
-	}
-	for _, args := range gone {
+	for _, args := range releaseObjects() {
 		eventually(t, 30*time.Second, fmt.Sprintf("%v to be removed", args), func() (bool, string) { return c.absent(args...) })
 	}
 	var crd metav1.PartialObjectMetadata
@@ -221,6 +213,25 @@ func testHelmUninstall(t *testing.T, c *helmCluster) {
 	if list := c.helm(t, "list", "-n", helmNamespace, "-q"); strings.TrimSpace(list) != "" {
 		t.Errorf("helm list after uninstall: %q, want empty", list)
 	}
+}
+
+// releaseObjects are `kubectl get` arguments of the objects the release owns apart from
+// the kept CRD and admission policies (with default values and watchNamespaces: []).
+func releaseObjects() [][]string {
+	objs := [][]string{
+		{"deployment", helmFullname, "-n", helmNamespace},
+		{"serviceaccount", helmFullname, "-n", helmNamespace},
+		{"role", helmFullname + "-leader-election", "-n", helmNamespace},
+		{"rolebinding", helmFullname + "-leader-election", "-n", helmNamespace},
+		{"service", helmFullname + "-metrics", "-n", helmNamespace},
+	}
+	for _, name := range []string{helmFullname, helmFullname + "-metrics-auth", helmFullname + "-metrics-reader"} {
+		objs = append(objs, []string{"clusterrole", name})
+	}
+	for _, name := range []string{helmFullname, helmFullname + "-metrics-auth"} {
+		objs = append(objs, []string{"clusterrolebinding", name})
+	}
+	return objs
 }
 
 // chartArgs are the manager arguments the chart renders with default values, plus
