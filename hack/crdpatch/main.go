@@ -1,8 +1,9 @@
 // Command crdpatch adds to the generated BatchJob CRD what kubebuilder markers cannot put on
-// the embedded corev1 types: `default: {}` on containers[].resources and
-// initContainers[].resources of the pod template.
+// the embedded corev1 types: `default: {}` on the pod template's metadata and on its
+// containers[].resources and initContainers[].resources.
 //
-// Why: Go clients always serialize `resources: {}` while YAML manifests usually omit it, and
+// Why: Go clients always serialize `metadata: {}` and `resources: {}` while YAML manifests
+// usually omit them, and
 // CEL compares the two as different objects, so an ordinary client Update (e.g. flipping
 // spec.suspend) would be rejected as a template change. With the schema default, the API
 // server fills it in on every request and on every read from etcd, so both sides agree, as
@@ -59,7 +60,17 @@ func defaultResources(v *apiextensionsv1.CustomResourceValidation) error {
 	if v == nil || v.OpenAPIV3Schema == nil {
 		return fmt.Errorf("no schema")
 	}
-	podSpec, err := walk(v.OpenAPIV3Schema, "spec", "template", "spec")
+	template, err := walk(v.OpenAPIV3Schema, "spec", "template")
+	if err != nil {
+		return err
+	}
+	meta, ok := template.Properties["metadata"]
+	if !ok {
+		return fmt.Errorf("template has no metadata")
+	}
+	meta.Default = &apiextensionsv1.JSON{Raw: []byte("{}")}
+	template.Properties["metadata"] = meta
+	podSpec, err := walk(template, "spec")
 	if err != nil {
 		return err
 	}
