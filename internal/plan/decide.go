@@ -1,11 +1,14 @@
 package plan
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/backoff"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
 	"github.com/batchjob-dev/batchjob/internal/successpolicy"
 )
 
@@ -63,11 +66,11 @@ func (p *pass) decideLimits() {
 	spec := &p.job.Spec
 	switch {
 	case p.failed > *spec.BackoffLimit:
-		p.fail(v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.MessageBackoffLimitExceeded)
+		p.fail(v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.MessageBackoffLimitExceeded+p.lastFailureDetail())
 	case p.pastBackoffLimitOnFailure():
-		p.fail(v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.MessageBackoffLimitExceeded)
+		p.fail(v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.MessageBackoffLimitExceeded+p.restartDetail())
 	case p.pastActiveDeadline():
-		p.fail(v1alpha1.ReasonDeadlineExceeded, v1alpha1.MessageDeadlineExceeded)
+		p.fail(v1alpha1.ReasonDeadlineExceeded, v1alpha1.MessageDeadlineExceeded+p.lastFailureDetail())
 	case spec.ActiveDeadlineSeconds != nil && !p.suspended():
 		p.requeueAfter(p.deadlineLeft())
 	}
@@ -136,4 +139,86 @@ func (p *pass) decideIndexed() {
 			p.succeed(v1alpha1.ReasonSuccessPolicy, msg)
 		}
 	}
+}
+
+// maxDetailMessage bounds the termination message quoted in a failure condition.
+const maxDetailMessage = 256
+
+// lastFailureDetail says which pod failed last and how, appended to upstream's message
+// so `kubectl describe` answers "why" without digging through pods.
+func (p *pass) lastFailureDetail() string {
+	var last *corev1.Pod
+	var lastAt time.Time
+	for _, pod := range p.in.Pods {
+		if !p.isFailed(pod) {
+			continue
+		}
+		at := backoff.FinishTime(pod)
+		if last == nil || at.After(lastAt) || (at.Equal(lastAt) && pod.Name > last.Name) {
+			last, lastAt = pod, at
+		}
+	}
+	if last == nil {
+		return ""
+	}
+	s := ": last failed pod " + last.Name
+	if name, term := failedContainer(last); term != nil {
+		s += fmt.Sprintf(", container %s exited with code %d", name, term.ExitCode)
+		if term.Message != "" {
+			s += ": " + truncate(term.Message)
+		}
+	} else if last.Status.Reason != "" {
+		s += ": " + last.Status.Reason
+		if last.Status.Message != "" {
+			s += ": " + truncate(last.Status.Message)
+		}
+	}
+	return s
+}
+
+// failedContainer is the first container, then init container, that exited non-zero.
+func failedContainer(pod *corev1.Pod) (string, *corev1.ContainerStateTerminated) {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses} {
+		for _, cs := range list {
+			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+				return cs.Name, t
+			}
+		}
+	}
+	return "", nil
+}
+
+// restartDetail names the most restarted container for restartPolicy OnFailure.
+func (p *pass) restartDetail() string {
+	var pod *corev1.Pod
+	var best corev1.ContainerStatus
+	for _, candidate := range p.in.Pods {
+		if !jobpod.IsActive(candidate) {
+			continue
+		}
+		for _, cs := range append(append([]corev1.ContainerStatus{}, candidate.Status.ContainerStatuses...), candidate.Status.InitContainerStatuses...) {
+			if cs.RestartCount > best.RestartCount {
+				pod, best = candidate, cs
+			}
+		}
+	}
+	if pod == nil {
+		return ""
+	}
+	s := fmt.Sprintf(": pod %s, container %s restarted %d times", pod.Name, best.Name, best.RestartCount)
+	if t := best.LastTerminationState.Terminated; t != nil {
+		s += fmt.Sprintf(", last exited with code %d", t.ExitCode)
+		if t.Message != "" {
+			s += ": " + truncate(t.Message)
+		}
+	}
+	return s
+}
+
+func truncate(s string) string {
+	r := []rune(s)
+	if len(r) <= maxDetailMessage {
+		return s
+	}
+	return string(r[:maxDetailMessage]) + "..."
 }

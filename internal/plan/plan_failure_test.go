@@ -17,7 +17,7 @@ func exitCodeRule(action v1alpha1.PodFailurePolicyAction, codes ...int32) v1alph
 
 func TestPlanDeadline(t *testing.T) {
 	started := ago(time.Minute)
-	deadlineMsg := v1alpha1.MessageDeadlineExceeded
+	deadlineMsg := v1alpha1.MessageDeadlineExceeded + ": last failed pod f, container main exited with code 1"
 	runPlanCases(t, map[string]planCase{
 		"requeue at the deadline": {
 			job:  job("pi", "ns").ActiveDeadlineSeconds(100).Status(status().Active(1).StartTime(started).Obj()).Obj(),
@@ -52,7 +52,7 @@ func TestPlanDeadline(t *testing.T) {
 			pods: pods(failed("f").ExitedWithMessage("side", 3, ago(time.Hour), "out of memory")),
 			want: outcome{Status: status().StartTime(started).UncountedFailed("f").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
-					v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+					v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).Obj(),
 				StatusChanged: true, RemoveFinalizers: []string{"f"}},
 		},
 		"restartPolicy OnFailure: restarts reach the limit": {
@@ -61,7 +61,7 @@ func TestPlanDeadline(t *testing.T) {
 			pods: pods(running("a").Restarts("main", 2)),
 			want: outcome{Status: status().Terminating(1).StartTime(started).UncountedFailed("a").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
-					v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+					v1alpha1.MessageBackoffLimitExceeded+": pod a, container main restarted 2 times", now).Obj(),
 				StatusChanged: true, Deleted: []string{"a"}, RemoveFinalizers: []string{"a"}},
 		},
 		"restartPolicy OnFailure: below the limit": {
@@ -101,7 +101,7 @@ func TestPlanPodFailurePolicy(t *testing.T) {
 			pods: pods(failed("f")),
 			want: outcome{Status: status().StartTime(started).UncountedFailed("f").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
-					v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+					v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).Obj(),
 				StatusChanged: true, RemoveFinalizers: []string{"f"},
 				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionCount: 1}},
 		},

@@ -11,7 +11,7 @@ import (
 
 func TestPlanIndexed(t *testing.T) {
 	started := ago(time.Minute)
-	backoffMsg := v1alpha1.MessageBackoffLimitExceeded
+	backoffMsg := v1alpha1.MessageBackoffLimitExceeded + ": last failed pod f1, container main exited with code 1"
 	runPlanCases(t, map[string]planCase{
 		"indexed job start": {
 			job: job("pi", "ns").Indexed().Completions(4).Parallelism(2).Obj(),

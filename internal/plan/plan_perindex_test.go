@@ -67,7 +67,7 @@ func TestPlanBackoffLimitPerIndex(t *testing.T) {
 			pods: pods(failedAt("f0", 20*time.Second).Index(0), running("r1").Index(1)),
 			want: outcome{Status: status().Terminating(1).FailedIndexes("").StartTime(started).UncountedFailed("f0", "r1").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
-					v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+					v1alpha1.MessageBackoffLimitExceeded+": last failed pod f0, container main exited with code 1", now).Obj(),
 				StatusChanged: true, Deleted: []string{"r1"}, RemoveFinalizers: []string{"f0", "r1"}},
 		},
 	})

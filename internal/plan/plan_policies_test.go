@@ -22,6 +22,7 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 	}
 	initRestarted := running("a").Obj()
 	initRestarted.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "init", RestartCount: 1}}
+	backoffMsg := func(detail string) string { return v1alpha1.MessageBackoffLimitExceeded + detail }
 	failJobMsg := "Container x for pod ns/a failed with exit code 3 matching FailJob rule at index 0"
 	successRule := v1alpha1.SuccessPolicyRule{SucceededCount: ptr.To[int32](1)}
 	runPlanCases(t, map[string]planCase{
@@ -29,14 +30,14 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 			job:  onFailure(2).Status(status().Active(2).StartTime(started).Obj()).Obj(),
 			pods: pods(running("a").Restarts("main", 1), pod("b").Phase(corev1.PodPending).Restarts("main", 1)),
 			want: outcome{Status: status().Terminating(2).StartTime(started).UncountedFailed("a", "b").
-				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", backoffMsg(": pod a, container main restarted 1 times"), now).Obj(),
 				StatusChanged: true, Deleted: []string{"a", "b"}, RemoveFinalizers: []string{"a", "b"}},
 		},
 		"OnFailure: init container restarts count": {
 			job:  onFailure(1).Parallelism(1).Status(status().Active(1).StartTime(started).Obj()).Obj(),
 			pods: []*corev1.Pod{initRestarted},
 			want: outcome{Status: status().Terminating(1).StartTime(started).UncountedFailed("a").
-				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", backoffMsg(": pod a, container init restarted 1 times"), now).Obj(),
 				StatusChanged: true, Deleted: []string{"a"}, RemoveFinalizers: []string{"a"}},
 		},
 		"OnFailure: restarts of a succeeded pod do not count": {
@@ -49,7 +50,7 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 			job:  onFailure(0).Parallelism(1).Status(status().Active(1).StartTime(started).Obj()).Obj(),
 			pods: pods(running("a").Restarts("main", 1)),
 			want: outcome{Status: status().Terminating(1).StartTime(started).UncountedFailed("a").
-				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", backoffMsg(": pod a, container main restarted 1 times"), now).Obj(),
 				StatusChanged: true, Deleted: []string{"a"}, RemoveFinalizers: []string{"a"}},
 		},
 		"ignored failures still delay the replacement (UT ignored failures delays pod recreation)": {
@@ -74,7 +75,7 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 			pods: pods(succeeded("s0").Index(0), failed("f1").Index(1)),
 			want: outcome{Status: status().Succeeded(1).CompletedIndexes("0").StartTime(started).UncountedFailed("f1").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
-					v1alpha1.MessageBackoffLimitExceeded, now).Obj(),
+					backoffMsg(": last failed pod f1, container main exited with code 1"), now).Obj(),
 				StatusChanged: true, RemoveFinalizers: []string{"s0", "f1"}, PodsFinishedSucceeded: 1},
 		},
 		"existing FailureTarget never turns into SuccessCriteriaMet": {

@@ -15,7 +15,7 @@ import (
 // API errors (those are the controller's business).
 func TestPlanSync(t *testing.T) {
 	started := ago(time.Minute)
-	backoffMsg := v1alpha1.MessageBackoffLimitExceeded
+	backoffMsg := v1alpha1.MessageBackoffLimitExceeded + ": last failed pod f, container main exited with code 1"
 	runPlanCases(t, map[string]planCase{
 		"job start": {
 			job: job("pi", "ns").Parallelism(2).Completions(5).Obj(),
