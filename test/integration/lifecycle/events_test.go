@@ -79,7 +79,8 @@ func TestEventsOfSuspendAndResume(t *testing.T) {
 }
 
 // §9.1: a failed job records a Warning whose reason is the Failed condition's reason and
-// whose message is the condition's message, upstream's exact text, once.
+// whose message is the condition's message (upstream's exact text, then the last failed
+// pod), once.
 func TestEventsOfFailedJob(t *testing.T) {
 	ns := env.NewNamespace(t, "ev-fail")
 	startController(t, ns)
@@ -88,8 +89,13 @@ func TestEventsOfFailedJob(t *testing.T) {
 	env.SetPodPhase(t, &pods[0], corev1.PodFailed, 1)
 	got := env.WaitForCondition(t, job, v1alpha1.JobFailed, v1alpha1.ReasonBackoffLimitExceeded)
 	c := trueTerminalCondition(got)
-	if c.Message != v1alpha1.MessageBackoffLimitExceeded {
-		t.Errorf("Failed condition message %q, want upstream's %q", c.Message, v1alpha1.MessageBackoffLimitExceeded)
+	// Upstream's exact text first (tools match on it), then why: the last failed pod, its
+	// container and exit code.
+	wantDetail := fmt.Sprintf(": last failed pod %s, container %s exited with code 1",
+		pods[0].Name, pods[0].Spec.Containers[0].Name)
+	if !strings.HasPrefix(c.Message, v1alpha1.MessageBackoffLimitExceeded+wantDetail) {
+		t.Errorf("Failed condition message %q, want upstream's %q followed by %q",
+			c.Message, v1alpha1.MessageBackoffLimitExceeded, wantDetail)
 	}
 	waitForExactEvents(t, job, append(createdEvents(pods),
 		event{corev1.EventTypeWarning, v1alpha1.ReasonBackoffLimitExceeded, c.Message, ""}))
