@@ -22,6 +22,9 @@ type ControllerOptions struct {
 	Namespaces []string
 	// PodFailureBackoff replaces the 10s base of the pod re-creation backoff; zero keeps it.
 	PodFailureBackoff time.Duration
+	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (upstream's
+	// SyncJobBatchPeriod); zero keeps the controller's default.
+	SyncBatchPeriod time.Duration
 	// Clock is the controller's clock; nil means the real clock.
 	Clock clock.Clock
 	// Workers is the number of concurrent BatchJob reconciles; zero means 5.
@@ -61,6 +64,7 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 	}
 	r := controller.NewReconciler(mgr, c)
 	r.PodFailureBackoff = opts.PodFailureBackoff
+	r.SyncBatchPeriod = opts.SyncBatchPeriod
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 5

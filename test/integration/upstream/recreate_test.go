@@ -164,10 +164,12 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestDelayedJobUpdateEvent (job_test.go:4143): a job creates only one pod even when the
 // job's own update events reach the cache late (a finished job is remembered).
 func TestDelayedJobUpdateEvent(t *testing.T) {
-	// Delay every BatchJob event entering the cache, so pod events are processed first.
+	// Upstream shortens the pod event batching to 100ms and delays every Job event
+	// entering the cache by twice that, so pod events are processed first.
+	const fastSyncJobBatchPeriod = 100 * time.Millisecond
 	transform := toolscache.TransformFunc(func(obj any) (any, error) {
 		if _, ok := obj.(*v1alpha1.BatchJob); ok {
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(2 * fastSyncJobBatchPeriod)
 		}
 		return obj, nil
 	})
@@ -209,7 +211,9 @@ func TestDelayedJobUpdateEvent(t *testing.T) {
 	ns := env.NewNamespace(t, "simple")
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			startJobControllerAndWaitForCaches(t, ns, func(o *framework.ControllerOptions) { o.CacheTransform = transform })
+			startJobControllerAndWaitForCaches(t, ns, func(o *framework.ControllerOptions) {
+				o.CacheTransform, o.SyncBatchPeriod = transform, fastSyncJobBatchPeriod
+			})
 			jobObj := env.CreateJobWithDefaults(t, ns, tc.job)
 			env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 			if _, err := env.UpdateJobPodsStatus(jobObj, tc.podUpdate, 1); err != nil {
