@@ -20,7 +20,7 @@ import (
 )
 
 // "should apply changes to a job status" (Conformance): merge-patch /status with a custom
-// condition and a metadata annotation, update /status, get /status.
+// condition (and a metadata annotation, see below), update /status, get /status.
 func TestUpstreamApplyStatusChanges(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "up-status")
@@ -39,9 +39,11 @@ func TestUpstreamApplyStatusChanges(t *testing.T) {
 	if cond := findCondition(patched, custom); cond == nil || !cond.LastTransitionTime.Equal(&now1) {
 		t.Errorf("patched object: condition %s = %+v, want lastTransitionTime %v", custom, cond, now1)
 	}
-	if patched.Annotations["patchedstatus"] != "true" {
-		t.Errorf("patched object annotations %v, want patchedstatus=true", patched.Annotations)
-	}
+	// Upstream also expects the annotation of the same /status patch to be applied. For a
+	// custom resource the apiserver's status strategy (apiextensions-apiserver statusStrategy
+	// .PrepareForUpdate) copies metadata from the stored object, so it is dropped: a CRD
+	// limitation that no controller or admission policy can change. Logged, not asserted.
+	t.Logf("annotations after the /status patch: %v (upstream Job: patchedstatus=true)", patched.Annotations)
 
 	now2 := metav1.Now().Rfc3339Copy()
 	var updated *v1alpha1.BatchJob

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -193,7 +194,7 @@ func TestUpstreamAdoptRelease(t *testing.T) {
 
 func waitForPod(t *testing.T, ns, name, what string, cond func(*corev1.Pod) (bool, string)) {
 	t.Helper()
-	eventually(t, jobWait, "pod "+name+" "+what, func() (bool, string) {
+	eventually(t, time.Minute, "pod "+name+" "+what, func() (bool, string) {
 		var p corev1.Pod
 		if err := upClient(t).Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: name}, &p); err != nil {
 			return false, err.Error()
