@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,6 +42,9 @@ func (r *Reconciler) claimPods(ctx context.Context, job *v1alpha1.BatchJob) ([]*
 		case !deleting:
 			errs = append(errs, r.release(ctx, job, pod))
 		}
+	}
+	if !deleting {
+		errs = append(errs, r.releasePodsLeftCache(ctx, job, sel))
 	}
 	canAdopt := !deleting && !sel.Empty()
 	checked := false
@@ -143,4 +147,35 @@ func (r *Reconciler) release(ctx context.Context, job *v1alpha1.BatchJob, pod *c
 	}
 	ctrl.LoggerFrom(ctx).V(4).Info("Released pod", "pod", klog.KObj(pod))
 	return nil
+}
+
+// releasePodsLeftCache reads from the API server the pods of job that dropped out of the
+// label-filtered pod cache, and releases those it still controls that no longer match the
+// selector (upstream, watching every pod, releases them in its normal claim). A pod that
+// still matches (a manualSelector not based on our label) is left as it is: it is owned,
+// but invisible to this controller until it carries the controller-uid label again.
+func (r *Reconciler) releasePodsLeftCache(ctx context.Context, job *v1alpha1.BatchJob, sel labels.Selector) error {
+	key := client.ObjectKeyFromObject(job)
+	var errs []error
+	for _, name := range r.mem.takePodsLeftCache(key, job.UID) {
+		pod := &corev1.Pod{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: name}, pod)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			r.mem.podLeftCache(key, job.UID, name) // try again next pass
+			errs = append(errs, err)
+			continue
+		}
+		ref := metav1.GetControllerOfNoCopy(pod)
+		if ref == nil || ref.UID != job.UID || pod.DeletionTimestamp != nil || sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		if err := r.release(ctx, job, pod); err != nil {
+			r.mem.podLeftCache(key, job.UID, name)
+			errs = append(errs, err)
+		}
+	}
+	return joinErrors(errs...)
 }

@@ -34,6 +34,10 @@ type jobState struct {
 	// finished is set once this controller wrote a terminal condition.
 	finished bool
 	backoff  *plan.BackoffRecord
+	// leftCache holds names of pods this job controls that dropped out of the pod cache
+	// without being deleted (their controller-uid label was removed); the next pass reads
+	// them from the API server and releases those that no longer match the selector.
+	leftCache sets.Set[string]
 }
 
 // expectations guards against acting on a pod cache that has not caught up with the
@@ -54,7 +58,8 @@ func newExpectations(c clock.PassiveClock) *expectations {
 func (e *expectations) state(key types.NamespacedName, uid types.UID) *jobState {
 	s := e.jobs[key]
 	if s == nil || s.uid != uid {
-		s = &jobState{uid: uid, deletions: sets.New[types.UID](), finalizerPending: sets.New[types.UID]()}
+		s = &jobState{uid: uid, deletions: sets.New[types.UID](), finalizerPending: sets.New[types.UID](),
+			leftCache: sets.New[string]()}
 		e.jobs[key] = s
 	}
 	return s

@@ -105,6 +105,13 @@ func (h *podHandler) Delete(ctx context.Context, e event.TypedDeleteEvent[client
 		return
 	}
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}
+	if pod.DeletionTimestamp == nil {
+		// Maybe not a deletion: a pod that loses the label the cache is filtered on is
+		// reported deleted too (in its previous state, labels included). Only an immediate
+		// deletion also comes without a deletionTimestamp; the next pass tells the two apart
+		// with one GET and releases a pod that still exists but no longer matches.
+		h.mem.podLeftCache(key, ref.UID, pod.Name)
+	}
 	h.mem.deletionObserved(key, ref.UID, pod.UID)
 	h.mem.finalizerRemovalObserved(key, ref.UID, pod.UID)
 	h.enqueue(q, key)

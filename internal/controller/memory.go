@@ -3,6 +3,7 @@ package controller
 import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/batchjob-dev/batchjob/internal/plan"
 )
@@ -56,4 +57,24 @@ func (e *expectations) stale(key types.NamespacedName, uid types.UID, rv string,
 	cmp, err := resourceversion.CompareResourceVersion(rv, s.writtenRV)
 	// An unparsable resourceVersion cannot be ordered; trust the cache rather than stall.
 	return err == nil && cmp < 0
+}
+
+// podLeftCache remembers that job's pod name dropped out of the label-filtered pod cache.
+func (e *expectations) podLeftCache(key types.NamespacedName, uid types.UID, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.state(key, uid).leftCache.Insert(name)
+}
+
+// takePodsLeftCache returns and forgets the pods recorded by podLeftCache.
+func (e *expectations) takePodsLeftCache(key types.NamespacedName, uid types.UID) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.lookup(key, uid)
+	if s == nil || s.leftCache.Len() == 0 {
+		return nil
+	}
+	names := sets.List(s.leftCache)
+	s.leftCache = sets.New[string]()
+	return names
 }

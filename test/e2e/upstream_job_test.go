@@ -162,11 +162,10 @@ func TestUpstreamRemovePodsWhenDeleted(t *testing.T) {
 	waitForAllJobPodsGone(t, ns, job.Name)
 }
 
-// "should adopt matching orphans and release non-matching pods" (Conformance). The release
-// half fails against the current controller: its pod cache only holds pods that carry the
-// batchjob.dev/controller-uid label (internal/controller/setup.go CacheOptions), so a pod
-// whose labels are removed drops out of the cache (a watch DELETED event) and is never
-// released; upstream's informer sees every pod and its ControllerRefManager releases it.
+// "should adopt matching orphans and release non-matching pods" (Conformance). The pod
+// cache only holds pods that carry the batchjob.dev/controller-uid label, so a pod whose
+// labels are removed drops out of it (a watch DELETED event); the controller then reads it
+// from the API server and releases it, as upstream's ControllerRefManager does.
 func TestUpstreamAdoptRelease(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "up-adopt")

@@ -126,3 +126,25 @@ func TestRelabelledOrphanIsAdopted(t *testing.T) {
 		return j.Status.Succeeded == 1 && j.Status.Active == 1, fmt.Sprintf("%+v", j.Status)
 	})
 }
+
+// §4.6, upstream e2e "should adopt matching orphans and release non-matching pods": a pod
+// whose labels are removed no longer matches the generated selector and is released
+// (ownerReference and tracking finalizer removed), and a replacement is created. The pod
+// cache is filtered on the controller-uid label, so the pod leaves the cache as if deleted;
+// the controller must still find and release it.
+func TestPodWithLabelsRemovedIsReleased(t *testing.T) {
+	ns := env.NewNamespace(t, "own-release")
+	startController(t, ns)
+	job := env.CreateJob(t, testutil.MakeBatchJob("release", ns).Parallelism(2).Completions(4).Obj())
+	pods := env.WaitForActivePods(t, job, 2)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := getPod(t, ns, pods[0].Name)
+		p.Labels = nil
+		return env.Client.Update(ctx, p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPodMeta(t, ns, pods[0].Name, podMeta{})
+	env.WaitForActivePods(t, job, 2)
+}
