@@ -30,6 +30,11 @@ func TestStrayTrackingFinalizers(t *testing.T) {
 		UID: "gone-uid", Controller: ptr.To(true)}
 	rs := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "rs-uid", Controller: ptr.To(true)}
 	nonController := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob", Name: "live", UID: live.UID}
+	// The adoptable orphan is scheduled, so when its adoption makes the job exceed its
+	// parallelism of 1 the job's own unscheduled pod is the one deleted (upstream's
+	// ActivePods order), and the adopted pod stays, owned and tracked.
+	adoptable := newPod(ns, "adoptable", orphanLabels("live"), fin)
+	adoptable.Spec.NodeName = "node-a"
 	cases := []struct {
 		pod  *corev1.Pod
 		want podMeta
@@ -39,7 +44,7 @@ func TestStrayTrackingFinalizers(t *testing.T) {
 		{newPod(ns, "owner-recreated", orphanLabels("other"), fin, stale), podMeta{Owners: []string{"BatchJob/live/true"}}},
 		{newPod(ns, "non-controller-ref", orphanLabels("nobody"), fin, nonController), podMeta{Owners: []string{"BatchJob/live/false"}}},
 		{newPod(ns, "replicaset", orphanLabels("nobody"), fin, rs), podMeta{Owners: []string{"ReplicaSet/rs/true"}, Finalizers: fin}},
-		{newPod(ns, "adoptable", orphanLabels("live"), fin), podMeta{Owners: []string{"BatchJob/live/true"}, Finalizers: fin}},
+		{adoptable, podMeta{Owners: []string{"BatchJob/live/true"}, Finalizers: fin}},
 	}
 	for _, c := range cases {
 		p := createPod(t, c.pod)
