@@ -16,21 +16,28 @@ import (
 // JobWrapper builds a BatchJob.
 type JobWrapper struct{ v1alpha1.BatchJob }
 
-// MakeBatchJob returns a job with UID "<name>-uid", one container "main" and restartPolicy Never.
-func MakeBatchJob(name, ns string) *JobWrapper {
+// MakeBareBatchJob returns what a user would submit: one container "main", restartPolicy
+// Never, and no TypeMeta, UID or template labels, so API tests see exactly what the server adds.
+func MakeBareBatchJob(name, ns string) *JobWrapper {
 	return &JobWrapper{v1alpha1.BatchJob{
-		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID(name + "-uid")},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: v1alpha1.BatchJobSpec{
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-				Spec: corev1.PodSpec{
-					RestartPolicy: corev1.RestartPolicyNever,
-					Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
-				},
-			},
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
+			}},
 		},
 	}}
+}
+
+// MakeBatchJob is MakeBareBatchJob with TypeMeta, UID "<name>-uid" and the template label
+// app=<name>, as a job read back from the API server would have.
+func MakeBatchJob(name, ns string) *JobWrapper {
+	w := MakeBareBatchJob(name, ns)
+	w.TypeMeta = metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob"}
+	w.UID = types.UID(name + "-uid")
+	w.Spec.Template.Labels = map[string]string{"app": name}
+	return w
 }
 
 // Obj returns a deep copy of the built job.
@@ -91,6 +98,40 @@ func (w *JobWrapper) SuccessPolicy(rules ...v1alpha1.SuccessPolicyRule) *JobWrap
 
 func (w *JobWrapper) RestartPolicy(p corev1.RestartPolicy) *JobWrapper {
 	w.Spec.Template.Spec.RestartPolicy = p
+	return w
+}
+
+func (w *JobWrapper) TemplateLabel(k, v string) *JobWrapper {
+	if w.Spec.Template.Labels == nil {
+		w.Spec.Template.Labels = map[string]string{}
+	}
+	w.Spec.Template.Labels[k] = v
+	return w
+}
+
+func (w *JobWrapper) Label(k, v string) *JobWrapper {
+	if w.Labels == nil {
+		w.Labels = map[string]string{}
+	}
+	w.Labels[k] = v
+	return w
+}
+
+// ManualSelector sets manualSelector=true and a selector on matchLabels.
+func (w *JobWrapper) ManualSelector(matchLabels map[string]string) *JobWrapper {
+	w.Spec.ManualSelector = ptr.To(true)
+	w.Spec.Selector = &metav1.LabelSelector{MatchLabels: matchLabels}
+	return w
+}
+
+func (w *JobWrapper) InitContainer(name string) *JobWrapper {
+	w.Spec.Template.Spec.InitContainers = append(w.Spec.Template.Spec.InitContainers, corev1.Container{Name: name, Image: "busybox"})
+	return w
+}
+
+// WithSpec lets a test change any spec field the builder has no method for.
+func (w *JobWrapper) WithSpec(f func(*v1alpha1.BatchJobSpec)) *JobWrapper {
+	f(&w.Spec)
 	return w
 }
 

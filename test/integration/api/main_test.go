@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batchjobv1alpha1 "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/util"
 )
 
@@ -71,12 +72,12 @@ func waitForAdmissionPolicies() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		defaulted := MakeBatchJob("admission-probe", ns).Obj()
+		defaulted := testutil.MakeBareBatchJob("admission-probe", ns).Obj()
 		if err := k8sClient.Create(ctx, defaulted, client.DryRunAll); err != nil || defaulted.Spec.BackoffLimit == nil {
 			return false, nil
 		}
-		invalid := MakeBatchJob("admission-probe", ns).PodFailurePolicy(withContainer(
-			ExitCodes(batchjobv1alpha1.PodFailurePolicyActionFailJob, batchjobv1alpha1.PodFailurePolicyOnExitCodesOpIn, 1), "nope")).Obj()
+		invalid := testutil.MakeBareBatchJob("admission-probe", ns).PodFailurePolicy(withContainer(
+			testutil.ExitCodes(batchjobv1alpha1.PodFailurePolicyActionFailJob, batchjobv1alpha1.PodFailurePolicyOnExitCodesOpIn, 1), "nope")).Obj()
 		return k8sClient.Create(ctx, invalid, client.DryRunAll) != nil, nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 func cond(t bj.JobConditionType, s corev1.ConditionStatus) bj.JobCondition {
@@ -33,10 +34,10 @@ func TestStatusUpdates(t *testing.T) {
 		s.Terminating = ptr.To[int32](0)
 	}
 	cases := map[string]struct {
-		job   *BatchJobWrapper
+		job   *testutil.JobWrapper
 		steps []step
 	}{
-		"success path": {MakeBatchJob("s", ns).Completions(3), []step{
+		"success path": {testutil.MakeBareBatchJob("s", ns).Completions(3), []step{
 			{name: "start", status: running},
 			{name: "negative active", status: func(s *bj.BatchJobStatus) { s.Active = -1 }, want: "status.active"},
 			{name: "ready above active", status: func(s *bj.BatchJobStatus) { s.Ready = ptr.To[int32](3) }, want: "status.ready: Invalid value"},
@@ -74,7 +75,7 @@ func TestStatusUpdates(t *testing.T) {
 			{name: "completionTime is immutable", status: func(s *bj.BatchJobStatus) { s.CompletionTime = &metav1.Time{Time: later.Add(time.Minute)} }, want: "status.completionTime: Invalid value"},
 			{name: "Complete cannot be removed", status: func(s *bj.BatchJobStatus) { s.Conditions = s.Conditions[:1] }, want: "cannot disable a terminal"},
 		}},
-		"failure path": {MakeBatchJob("s", ns).Completions(3), []step{
+		"failure path": {testutil.MakeBareBatchJob("s", ns).Completions(3), []step{
 			{name: "start", status: running},
 			{name: "Failed without FailureTarget", status: func(s *bj.BatchJobStatus) { s.Active, s.Ready = 0, ptr.To[int32](0); addCond(bj.JobFailed, T)(s) }, want: "without the FailureTarget=True condition"},
 			{name: "FailureTarget", status: addCond(bj.JobFailureTarget, T)},
@@ -88,7 +89,7 @@ func TestStatusUpdates(t *testing.T) {
 				addCond(bj.JobFailed, T)(s)
 			}},
 		}},
-		"indexed": {MakeBatchJob("s", ns).Indexed().Completions(6).Parallelism(2).BackoffLimitPerIndex(1), []step{
+		"indexed": {testutil.MakeBareBatchJob("s", ns).Indexed().Completions(6).Parallelism(2).BackoffLimitPerIndex(1), []step{
 			{name: "start", status: running},
 			{name: "indexes", status: func(s *bj.BatchJobStatus) { s.CompletedIndexes, s.FailedIndexes, s.Succeeded = "0,2-4", ptr.To("1"), 4 }},
 			{name: "completedIndexes format", status: func(s *bj.BatchJobStatus) { s.CompletedIndexes = "0,a" }, want: "status.completedIndexes"},
@@ -97,7 +98,7 @@ func TestStatusUpdates(t *testing.T) {
 			{name: "failedIndexes X-X", status: func(s *bj.BatchJobStatus) { s.FailedIndexes = ptr.To("1-1") }, want: "error parsing failedIndexes"},
 			{name: "succeeded decreases on scale down", status: func(s *bj.BatchJobStatus) { s.Succeeded = 3 }, want: "status.succeeded"},
 		}},
-		"resume": {MakeBatchJob("s", ns).Suspend(true), []step{
+		"resume": {testutil.MakeBareBatchJob("s", ns).Suspend(true), []step{
 			{name: "Suspended", status: addCond(bj.JobSuspended, T)},
 			{name: "startTime while suspended", status: func(s *bj.BatchJobStatus) { s.StartTime = &start }},
 			{name: "startTime may change while suspended", status: func(s *bj.BatchJobStatus) { s.StartTime = &earlier }},

@@ -9,11 +9,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // TestKubectlTable reads the list as `kubectl get batchjobs` does (server-side printing).
 func TestKubectlTable(t *testing.T) {
-	job := create(t, MakeBatchJob(uniqueName("table"), ns).Completions(5).Obj())
+	job := create(t, testutil.MakeBareBatchJob(uniqueName("table"), ns).Completions(5).Obj())
 	start := metav1.NewTime(time.Now().Add(-90 * time.Second).Truncate(time.Second))
 	if err := updateStatus(t, job, func(s *bj.BatchJobStatus) {
 		s.StartTime, s.Active, s.Succeeded = &start, 2, 3

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // update re-reads the BatchJob, applies mutate and writes it back, returning the error.
@@ -74,10 +75,10 @@ func image(img string) func(*bj.BatchJob) {
 func TestSpecUpdates(t *testing.T) {
 	now := metav1.Now()
 	cases := map[string]struct {
-		job   *BatchJobWrapper
+		job   *testutil.JobWrapper
 		steps []step
 	}{
-		"running": {MakeBatchJob("u", ns).Completions(4), []step{
+		"running": {testutil.MakeBareBatchJob("u", ns).Completions(4), []step{
 			{name: "controller sets the generated selector and labels", spec: setGeneratedSelector},
 			{name: "selector is then immutable", spec: func(j *bj.BatchJob) { j.Spec.Selector.MatchLabels["x"] = "y" }, want: "spec.selector: field is immutable"},
 			{name: "image is immutable", spec: image("other"), want: "spec.template: field is immutable"},
@@ -93,11 +94,11 @@ func TestSpecUpdates(t *testing.T) {
 			{name: "completionMode is immutable", spec: func(j *bj.BatchJob) { j.Spec.CompletionMode = ptr.To(bj.IndexedCompletion) }, want: "spec.completionMode: field is immutable"},
 			{name: "managedBy cannot be set", spec: func(j *bj.BatchJob) { j.Spec.ManagedBy = ptr.To("example.com/other") }, want: "spec.managedBy: field is immutable"},
 			{name: "podFailurePolicy is immutable", spec: func(j *bj.BatchJob) {
-				j.Spec.PodFailurePolicy = &bj.PodFailurePolicy{Rules: []bj.PodFailurePolicyRule{ExitCodes(bj.PodFailurePolicyActionFailJob, bj.PodFailurePolicyOnExitCodesOpIn, 1)}}
+				j.Spec.PodFailurePolicy = &bj.PodFailurePolicy{Rules: []bj.PodFailurePolicyRule{testutil.ExitCodes(bj.PodFailurePolicyActionFailJob, bj.PodFailurePolicyOnExitCodesOpIn, 1)}}
 				j.Spec.PodReplacementPolicy = ptr.To(bj.Failed)
 			}, want: "spec.podFailurePolicy: field is immutable"},
 		}},
-		"selector with more than the generated labels": {MakeBatchJob("u", ns), []step{
+		"selector with more than the generated labels": {testutil.MakeBareBatchJob("u", ns), []step{
 			{name: "extra template label", spec: func(j *bj.BatchJob) { setGeneratedSelector(j); j.Spec.Template.Labels["sneaky"] = "x" }, want: "setting spec.selector may only add the generated"},
 			{name: "template spec change", spec: func(j *bj.BatchJob) { setGeneratedSelector(j); j.Spec.Template.Spec.Containers[0].Image = "x" }, want: "spec.template: field is immutable"},
 			{name: "wrong uid", spec: func(j *bj.BatchJob) {
@@ -112,20 +113,20 @@ func TestSpecUpdates(t *testing.T) {
 			}, want: "spec.template.metadata.labels[batchjob.dev/controller-uid]"},
 			{name: "generated", spec: setGeneratedSelector},
 		}},
-		"elastic indexed": {MakeBatchJob("u", ns).Indexed().Completions(4).Parallelism(4), []step{
+		"elastic indexed": {testutil.MakeBareBatchJob("u", ns).Indexed().Completions(4).Parallelism(4), []step{
 			{name: "completions with parallelism", spec: func(j *bj.BatchJob) { j.Spec.Completions = ptr.To[int32](6); j.Spec.Parallelism = ptr.To[int32](6) }},
 			{name: "completions alone", spec: func(j *bj.BatchJob) { j.Spec.Completions = ptr.To[int32](7) }, want: "can only be modified in tandem with spec.parallelism"},
 			{name: "completions to nil", spec: func(j *bj.BatchJob) { j.Spec.Completions = nil }, want: "spec.completions"},
 			{name: "backoffLimitPerIndex is immutable", spec: func(j *bj.BatchJob) { j.Spec.BackoffLimitPerIndex = ptr.To[int32](1) }, want: "spec.backoffLimitPerIndex: field is immutable"},
 			{name: "successPolicy is immutable", spec: func(j *bj.BatchJob) {
-				j.Spec.SuccessPolicy = &bj.SuccessPolicy{Rules: []bj.SuccessPolicyRule{SuccessRule("", 1)}}
+				j.Spec.SuccessPolicy = &bj.SuccessPolicy{Rules: []bj.SuccessPolicyRule{testutil.SuccessRule("", 1)}}
 			}, want: "spec.successPolicy: field is immutable"},
 		}},
-		"managed elsewhere": {MakeBatchJob("u", ns).ManagedBy("kueue.x-k8s.io/multikueue"), []step{
+		"managed elsewhere": {testutil.MakeBareBatchJob("u", ns).ManagedBy("kueue.x-k8s.io/multikueue"), []step{
 			{name: "managedBy cannot change", spec: func(j *bj.BatchJob) { j.Spec.ManagedBy = ptr.To("example.com/other") }, want: "spec.managedBy: field is immutable"},
 			{name: "managedBy cannot be removed", spec: func(j *bj.BatchJob) { j.Spec.ManagedBy = nil }, want: "spec.managedBy: field is immutable"},
 		}},
-		"suspended, not started": {MakeBatchJob("u", ns).Suspend(true), []step{
+		"suspended, not started": {testutil.MakeBareBatchJob("u", ns).Suspend(true), []step{
 			{name: "nodeSelector", spec: func(j *bj.BatchJob) { j.Spec.Template.Spec.NodeSelector = map[string]string{"zone": "a"} }},
 			{name: "tolerations and schedulingGates", spec: func(j *bj.BatchJob) {
 				j.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
@@ -156,7 +157,7 @@ func TestSpecUpdates(t *testing.T) {
 			}},
 			{name: "running: nodeSelector is immutable again", spec: func(j *bj.BatchJob) { j.Spec.Template.Spec.NodeSelector = map[string]string{"zone": "c"} }, want: "spec.template: field is immutable"},
 		}},
-		"suspended after it started": {MakeBatchJob("u", ns).Suspend(true), []step{
+		"suspended after it started": {testutil.MakeBareBatchJob("u", ns).Suspend(true), []step{
 			{name: "controller writes startTime", status: func(s *bj.BatchJobStatus) { s.StartTime = &now }},
 			{name: "nodeSelector is immutable", spec: func(j *bj.BatchJob) { j.Spec.Template.Spec.NodeSelector = map[string]string{"zone": "a"} }, want: "spec.template: field is immutable"},
 			{name: "controller adds Suspended=True", status: func(s *bj.BatchJobStatus) {

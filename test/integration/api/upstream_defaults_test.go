@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // upstreamDefaulted is what TestSetDefaultJob compares.
@@ -38,8 +39,8 @@ func TestUpstreamSetDefaultJob(t *testing.T) {
 	nonIndexed, indexed := ptr.To(bj.NonIndexedCompletion), ptr.To(bj.IndexedCompletion)
 	tof, failed := ptr.To(bj.TerminatingOrFailed), ptr.To(bj.Failed)
 	f, tr := ptr.To(false), ptr.To(true)
-	base := func() *BatchJobWrapper {
-		return MakeBatchJob(uniqueName("defaults"), ns).TemplateLabel("default", "default")
+	base := func() *testutil.JobWrapper {
+		return testutil.MakeBareBatchJob(uniqueName("defaults"), ns).TemplateLabel("default", "default")
 	}
 	fj := bj.PodFailurePolicyActionFailJob
 	pfp := func(unset bool) []bj.PodFailurePolicyRule {
@@ -58,7 +59,7 @@ func TestUpstreamSetDefaultJob(t *testing.T) {
 	}
 	exitOnly := []bj.PodFailurePolicyRule{exitRule(fj, bj.PodFailurePolicyOnExitCodesOpIn, "", 1)}
 	cases := map[string]struct {
-		job  *BatchJobWrapper
+		job  *testutil.JobWrapper
 		want upstreamDefaulted
 	}{
 		"Pod failure policy with some field values unspecified -> set default values": {base().PodFailurePolicy(pfp(true)...),
@@ -79,14 +80,14 @@ func TestUpstreamSetDefaultJob(t *testing.T) {
 			upstreamDefaulted{i32(2), i32(1), i32(6), nonIndexed, f, f, tof, nil, true}},
 		"BackoffLimit explicitly 5 and others unset -> parallelism and completions are defaulted": {base().BackoffLimit(5),
 			upstreamDefaulted{i32(1), i32(1), i32(5), nonIndexed, f, f, tof, nil, true}},
-		"All set -> no change": {base().Completions(8).Parallelism(9).BackoffLimit(10).with(func(s *bj.BatchJobSpec) {
+		"All set -> no change": {base().Completions(8).Parallelism(9).BackoffLimit(10).WithSpec(func(s *bj.BatchJobSpec) {
 			s.CompletionMode, s.Suspend, s.PodReplacementPolicy, s.ManualSelector = nonIndexed, f, tof, f
 		}), upstreamDefaulted{i32(8), i32(9), i32(10), nonIndexed, f, f, tof, nil, true}},
 		"All set, flipped -> no change": {base().Completions(11).Parallelism(10).BackoffLimit(9).Indexed().Suspend(true).
 			PodReplacementPolicy(bj.Failed).ManualSelector(map[string]string{"default": "default"}),
 			upstreamDefaulted{i32(11), i32(10), i32(9), indexed, tr, tr, failed, nil, true}},
 		"BackoffLimitPerIndex specified, but no BackoffLimit -> default BackoffLimit to max int32": {
-			base().Completions(11).Parallelism(10).BackoffLimitPerIndex(1).Indexed().Suspend(true).with(func(s *bj.BatchJobSpec) { s.ManualSelector = f }),
+			base().Completions(11).Parallelism(10).BackoffLimitPerIndex(1).Indexed().Suspend(true).WithSpec(func(s *bj.BatchJobSpec) { s.ManualSelector = f }),
 			upstreamDefaulted{i32(11), i32(10), i32(math.MaxInt32), indexed, tr, f, tof, nil, true}},
 		"BackoffLimitPerIndex and BackoffLimit specified -> no change": {
 			base().Completions(11).Parallelism(10).BackoffLimit(3).BackoffLimitPerIndex(1).Indexed().Suspend(true).ManualSelector(map[string]string{"default": "default"}),

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // The upstream* tests port the tables of upstream's pkg/apis/batch/validation,
@@ -19,31 +20,26 @@ import (
 
 // upstreamJob is upstream's validPodTemplateSpecForGenerated: container "ctr", init
 // container "def", restartPolicy OnFailure, and no selector (generated later).
-func upstreamJob() *BatchJobWrapper {
-	w := MakeBatchJob(uniqueName("myjob"), ns).RestartPolicy(corev1.RestartPolicyOnFailure)
+func upstreamJob() *testutil.JobWrapper {
+	w := testutil.MakeBareBatchJob(uniqueName("myjob"), ns).RestartPolicy(corev1.RestartPolicyOnFailure)
 	w.Spec.Template.Spec.Containers[0].Name = "ctr"
 	return w.InitContainer("def")
 }
 
 // upstreamJobNever is validPodTemplateSpecForGeneratedRestartPolicyNever.
-func upstreamJobNever() *BatchJobWrapper {
+func upstreamJobNever() *testutil.JobWrapper {
 	return upstreamJob().RestartPolicy(corev1.RestartPolicyNever)
 }
 
 // manualJob is upstream's validManualSelector {a: b} with matching template labels.
-func manualJob() *BatchJobWrapper {
-	w := MakeBatchJob(uniqueName("myjob"), ns).RestartPolicy(corev1.RestartPolicyOnFailure)
+func manualJob() *testutil.JobWrapper {
+	w := testutil.MakeBareBatchJob(uniqueName("myjob"), ns).RestartPolicy(corev1.RestartPolicyOnFailure)
 	w.Spec.Template.Spec.Containers[0].Name = "ctr"
 	return w.ManualSelector(map[string]string{"a": "b"}).TemplateLabel("a", "b")
 }
 
-func (w *BatchJobWrapper) with(f func(*bj.BatchJobSpec)) *BatchJobWrapper {
-	f(&w.Spec)
-	return w
-}
-
 func exitRule(action bj.PodFailurePolicyAction, op bj.PodFailurePolicyOnExitCodesOperator, container string, values ...int32) bj.PodFailurePolicyRule {
-	r := ExitCodes(action, op, values...)
+	r := testutil.ExitCodes(action, op, values...)
 	if container != "" {
 		r.OnExitCodes.ContainerName = ptr.To(container)
 	}
@@ -82,7 +78,7 @@ func generatedWithout(label string) func(*bj.BatchJob) {
 
 // running creates the BatchJob, gives it the generated selector, and applies status (may be
 // nil), leaving an object like upstream's "old" job in an update test.
-func running(t *testing.T, w *BatchJobWrapper, status func(*bj.BatchJobStatus)) *bj.BatchJob {
+func running(t *testing.T, w *testutil.JobWrapper, status func(*bj.BatchJobStatus)) *bj.BatchJob {
 	t.Helper()
 	job := w.Obj()
 	createAccepted(t, job)

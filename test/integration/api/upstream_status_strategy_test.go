@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // Port of upstream TestStatusStrategy_ValidateUpdate (pkg/registry/batch/job), with the
@@ -27,10 +28,10 @@ func TestUpstreamStatusStrategyValidateUpdate(t *testing.T) {
 	plus := metav1.NewTime(now.Add(time.Minute))
 	C, F, FT, SCM, S := bj.JobComplete, bj.JobFailed, bj.JobFailureTarget, bj.JobSuccessCriteriaMet, bj.JobSuspended
 	job := manualJob
-	nonIndexed5 := func() *BatchJobWrapper { return manualJob().Completions(5) }
-	indexed5 := func() *BatchJobWrapper { return manualJob().Indexed().Completions(5) }
-	withSP := func() *BatchJobWrapper {
-		return manualJob().RestartPolicy(corev1.RestartPolicyNever).Indexed().Completions(10).SuccessPolicy(SuccessRule("0-2", -1))
+	nonIndexed5 := func() *testutil.JobWrapper { return manualJob().Completions(5) }
+	indexed5 := func() *testutil.JobWrapper { return manualJob().Indexed().Completions(5) }
+	withSP := func() *testutil.JobWrapper {
+		return manualJob().RestartPolicy(corev1.RestartPolicyNever).Indexed().Completions(10).SuccessPolicy(testutil.SuccessRule("0-2", -1))
 	}
 	st := func(f func(*bj.BatchJobStatus)) bj.BatchJobStatus {
 		var s bj.BatchJobStatus

@@ -11,13 +11,14 @@ import (
 	"k8s.io/utils/ptr"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // upstreamStatus is one case of upstream's status tables: the BatchJob's spec, its old status
 // (seeded into etcd when not empty, since some are ones the API refuses today), the new
 // status written through the status subresource, and the expected field path.
 type upstreamStatus struct {
-	spec     *BatchJobWrapper
+	spec     *testutil.JobWrapper
 	old, new bj.BatchJobStatus
 	want     string
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // warnings records the API server's warning headers.
@@ -69,7 +70,7 @@ func TestUpstreamJobStrategyWarningsOnUpdate(t *testing.T) {
 		s.Template.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: ""}}
 	}
 	cases := map[string]struct {
-		old          *BatchJobWrapper
+		old          *testutil.JobWrapper
 		update       func(*bj.BatchJob)
 		wantOnCreate int
 		want         int
@@ -77,7 +78,7 @@ func TestUpstreamJobStrategyWarningsOnUpdate(t *testing.T) {
 		"generation 0 for both": {old: manualJob().Parallelism(1), update: func(*bj.BatchJob) {}},
 		"generation 1 for new; force WarningsOnUpdate to check PodTemplate for updates": {old: manualJob().Parallelism(1),
 			update: func(j *bj.BatchJob) { j.Spec.Parallelism = ptr.To[int32](2) }},
-		"force validation failure in pod template": {old: manualJob().Parallelism(1).with(emptySecret),
+		"force validation failure in pod template": {old: manualJob().Parallelism(1).WithSpec(emptySecret),
 			update: func(j *bj.BatchJob) { j.Spec.Parallelism = ptr.To[int32](2) }, wantOnCreate: 1, want: 1},
 		"Invalid transition to high parallelism": {old: manualJob().Indexed().Completions(100_001).Parallelism(10_000),
 			update: func(j *bj.BatchJob) { j.Spec.Parallelism = ptr.To[int32](10_001) }, want: 1},
@@ -113,7 +114,7 @@ func TestUpstreamJobStrategyWarningsOnUpdate(t *testing.T) {
 // feature gate is off (BatchJob has no gates) and the spec.scheduling cases.
 func TestUpstreamPrepareForUpdate(t *testing.T) {
 	cases := map[string]struct {
-		old            *BatchJobWrapper
+		old            *testutil.JobWrapper
 		spec           func(*bj.BatchJob)
 		status         func(*bj.BatchJobStatus)
 		wantGeneration int64

@@ -9,12 +9,13 @@ import (
 	"k8s.io/utils/ptr"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // upstreamUpdate is one case of upstream's update tables: the old BatchJob (created, given
 // its generated selector, then its status), the update, and the expected field path.
 type upstreamUpdate struct {
-	old    *BatchJobWrapper
+	old    *testutil.JobWrapper
 	status func(*bj.BatchJobStatus)
 	update func(*bj.BatchJob)
 	want   string
@@ -63,14 +64,16 @@ var tolerations = []corev1.Toleration{{Key: "foo", Operator: corev1.TolerationOp
 func TestUpstreamValidateJobUpdate(t *testing.T) {
 	sp := func(rules ...bj.SuccessPolicyRule) *bj.SuccessPolicy { return &bj.SuccessPolicy{Rules: rules} }
 	disruption := condRule(bj.PodFailurePolicyActionIgnore, pattern(corev1.DisruptionTarget, corev1.ConditionTrue))
-	indexed := func() *BatchJobWrapper { return upstreamJob().Indexed() }
-	perIndex := func() *BatchJobWrapper { return upstreamJobNever().Indexed().Completions(3).BackoffLimitPerIndex(1) }
-	suspended := func() *BatchJobWrapper { return upstreamJob().Suspend(true) }
-	withAffinity := func() *BatchJobWrapper {
-		return suspended().with(func(s *bj.BatchJobSpec) { s.Template.Spec.Affinity = nodeAffinity("bar", "value") })
+	indexed := func() *testutil.JobWrapper { return upstreamJob().Indexed() }
+	perIndex := func() *testutil.JobWrapper {
+		return upstreamJobNever().Indexed().Completions(3).BackoffLimitPerIndex(1)
 	}
-	withInit := func(names ...string) *BatchJobWrapper {
-		return suspended().with(func(s *bj.BatchJobSpec) { s.Template.Spec.InitContainers = containers(names...) })
+	suspended := func() *testutil.JobWrapper { return upstreamJob().Suspend(true) }
+	withAffinity := func() *testutil.JobWrapper {
+		return suspended().WithSpec(func(s *bj.BatchJobSpec) { s.Template.Spec.Affinity = nodeAffinity("bar", "value") })
+	}
+	withInit := func(names ...string) *testutil.JobWrapper {
+		return suspended().WithSpec(func(s *bj.BatchJobSpec) { s.Template.Spec.InitContainers = containers(names...) })
 	}
 	runUpstreamUpdates(t, map[string]upstreamUpdate{
 		"mutable fields": {old: upstreamJob().Parallelism(5).ActiveDeadlineSeconds(2).TTLSecondsAfterFinished(1), update: func(j *bj.BatchJob) {
@@ -83,12 +86,12 @@ func TestUpstreamValidateJobUpdate(t *testing.T) {
 		"immutable completions for non-indexed jobs": {old: upstreamJob().Parallelism(1), update: func(j *bj.BatchJob) { j.Spec.Completions = ptr.To[int32](1) }, want: "spec.completions"},
 		"immutable selector":                         {old: upstreamJob().TemplateLabel("foo", "bar"), update: func(j *bj.BatchJob) { j.Spec.Selector.MatchLabels["foo"] = "bar" }, want: "spec.selector"},
 		"add success policy": {old: upstreamJobNever().Indexed().Completions(5),
-			update: func(j *bj.BatchJob) { j.Spec.SuccessPolicy = sp(SuccessRule("", 2)) }, want: "spec.successPolicy"},
-		"update success policy": {old: upstreamJobNever().Indexed().Completions(5).SuccessPolicy(SuccessRule("1-3", -1)),
+			update: func(j *bj.BatchJob) { j.Spec.SuccessPolicy = sp(testutil.SuccessRule("", 2)) }, want: "spec.successPolicy"},
+		"update success policy": {old: upstreamJobNever().Indexed().Completions(5).SuccessPolicy(testutil.SuccessRule("1-3", -1)),
 			update: func(j *bj.BatchJob) {
-				j.Spec.SuccessPolicy.Rules = append(j.Spec.SuccessPolicy.Rules, SuccessRule("", 3))
+				j.Spec.SuccessPolicy.Rules = append(j.Spec.SuccessPolicy.Rules, testutil.SuccessRule("", 3))
 			}, want: "spec.successPolicy"},
-		"remove success policy": {old: upstreamJobNever().Indexed().Completions(5).SuccessPolicy(SuccessRule("1-3", -1)),
+		"remove success policy": {old: upstreamJobNever().Indexed().Completions(5).SuccessPolicy(testutil.SuccessRule("1-3", -1)),
 			update: func(j *bj.BatchJob) { j.Spec.SuccessPolicy = nil }, want: "spec.successPolicy"},
 		"add pod failure policy": {old: upstreamJobNever(), update: func(j *bj.BatchJob) {
 			j.Spec.PodFailurePolicy = &bj.PodFailurePolicy{Rules: []bj.PodFailurePolicyRule{disruption}}
@@ -162,7 +165,7 @@ func TestUpstreamValidateJobUpdate(t *testing.T) {
 		"reject pod spec changes if update reorders init containers": {old: withInit("init-container", "init-container-2"), update: func(j *bj.BatchJob) {
 			j.Spec.Template.Spec.InitContainers = containers("init-container-2", "init-container")
 		}, want: "spec.template.spec"},
-		"reject pod spec changes if update reorders containers": {old: suspended().with(func(s *bj.BatchJobSpec) { s.Template.Spec.Containers = containers("container", "container-2") }),
+		"reject pod spec changes if update reorders containers": {old: suspended().WithSpec(func(s *bj.BatchJobSpec) { s.Template.Spec.Containers = containers("container", "container-2") }),
 			update: func(j *bj.BatchJob) { j.Spec.Template.Spec.Containers = containers("container-2", "container") }, want: "spec.template.spec"},
 	})
 }
@@ -200,12 +203,12 @@ func oldStatus(started bool, active int32, suspendedCond corev1.ConditionStatus)
 // "old job has no batch.kubernetes.io labels" (Jobs from before the prefixed labels existed)
 // and the gang scheduling cases (no spec.scheduling).
 func TestUpstreamJobStrategyValidateUpdate(t *testing.T) {
-	manual := func() *BatchJobWrapper { return manualJob().Parallelism(1) }
-	badSelector := manualJob().with(func(s *bj.BatchJobSpec) {
+	manual := func() *testutil.JobWrapper { return manualJob().Parallelism(1) }
+	badSelector := manualJob().WithSpec(func(s *bj.BatchJobSpec) {
 		s.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "key", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"bad value"}}}
 	})
 	annotate := func(j *bj.BatchJob) { j.Annotations = map[string]string{"foo": "bar", "hello": "world"} }
-	susp := func() *BatchJobWrapper { return upstreamJob().Suspend(true) }
+	susp := func() *testutil.JobWrapper { return upstreamJob().Suspend(true) }
 	T, F := corev1.ConditionTrue, corev1.ConditionFalse
 	runUpstreamUpdates(t, map[string]upstreamUpdate{
 		"update parallelism":                                                          {old: manual(), update: func(j *bj.BatchJob) { j.Spec.Parallelism = ptr.To[int32](2) }},

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	bj "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // Port of upstream TestValidateJobCreate (pkg/apis/batch/validation/validation_test.go).
@@ -27,9 +28,9 @@ import (
 // The label cases upstream checks on the registry's generated selector are checked on the
 // controller's first write, which is where a BatchJob's selector is generated.
 func TestUpstreamValidateJobCreateValid(t *testing.T) {
-	cases := map[string]*BatchJobWrapper{
+	cases := map[string]*testutil.JobWrapper{
 		"valid success policy": upstreamJobNever().Indexed().Completions(10).SuccessPolicy(
-			SuccessRule("0,2,4", 1), SuccessRule("1,3,5-9", -1)),
+			testutil.SuccessRule("0,2,4", 1), testutil.SuccessRule("1,3,5-9", -1)),
 		"valid pod failure policy with negative exitCodes - need for Windows support": upstreamJobNever().PodFailurePolicy(
 			exitRule(bj.PodFailurePolicyActionFailJob, bj.PodFailurePolicyOnExitCodesOpNotIn, "", -1073741819, -1073741676, -1073741510)),
 		"valid pod failure policy": upstreamJobNever().PodFailurePolicy(
@@ -41,7 +42,7 @@ func TestUpstreamValidateJobCreateValid(t *testing.T) {
 		"valid pod failure policy with FailIndex": upstreamJobNever().Indexed().Completions(2).BackoffLimitPerIndex(1).
 			ManualSelector(map[string]string{"a": "b"}).TemplateLabel("a", "b").PodFailurePolicy(
 			exitRule(bj.PodFailurePolicyActionFailIndex, bj.PodFailurePolicyOnExitCodesOpIn, "", 10)),
-		"valid manual selector": func() *BatchJobWrapper {
+		"valid manual selector": func() *testutil.JobWrapper {
 			w := manualJob()
 			w.Annotations = map[string]string{"foo": "bar"}
 			return w
@@ -65,7 +66,7 @@ func TestUpstreamValidateJobCreateValid(t *testing.T) {
 	}
 }
 
-func hostNet(w *BatchJobWrapper) *BatchJobWrapper {
+func hostNet(w *testutil.JobWrapper) *testutil.JobWrapper {
 	w.Spec.Template.Spec.HostNetwork = true
 	w.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 12345, Protocol: corev1.ProtocolTCP}}
 	return w
@@ -88,25 +89,25 @@ func TestUpstreamValidateJobCreateInvalid(t *testing.T) {
 	}
 	manySuccess := make([]bj.SuccessPolicyRule, 21)
 	for i := range manySuccess {
-		manySuccess[i] = SuccessRule("", 5)
+		manySuccess[i] = testutil.SuccessRule("", 5)
 	}
-	indexed5 := func() *BatchJobWrapper { return upstreamJobNever().Indexed().Completions(5) }
+	indexed5 := func() *testutil.JobWrapper { return upstreamJobNever().Indexed().Completions(5) }
 	// want is upstream's expected field path (the part of its table key before the first
 	// ":"), or a message fragment where noted.
 	cases := map[string]struct {
-		job  *BatchJobWrapper
+		job  *testutil.JobWrapper
 		want string
 	}{
 		"managedBy too long":         {upstreamJob().ManagedBy("example.com/" + strings.Repeat("x", 60)), "spec.managedBy: Too long"},
 		"managedBy not a path":       {upstreamJob().ManagedBy("invalid custom controller name"), "spec.managedBy"},
-		"successPolicy NonIndexed":   {upstreamJobNever().with(func(s *bj.BatchJobSpec) { s.SuccessPolicy = &bj.SuccessPolicy{Rules: []bj.SuccessPolicyRule{}} }), "spec.successPolicy"},
-		"successPolicy no rules":     {indexed5().with(func(s *bj.BatchJobSpec) { s.SuccessPolicy = &bj.SuccessPolicy{} }), "spec.successPolicy.rules"},
-		"successPolicy empty rule":   {indexed5().SuccessPolicy(SuccessRule("", -1)), "spec.successPolicy.rules[0]"},
-		"succeededIndexes format":    {indexed5().SuccessPolicy(SuccessRule("invalid-format", -1)), "spec.successPolicy.rules[0].succeededIndexes"},
-		"succeededIndexes too long":  {indexed5().SuccessPolicy(SuccessRule(strings.Repeat("1", 65537), -1)), "spec.successPolicy.rules[0].succeededIndexes: Too long"},
+		"successPolicy NonIndexed":   {upstreamJobNever().WithSpec(func(s *bj.BatchJobSpec) { s.SuccessPolicy = &bj.SuccessPolicy{Rules: []bj.SuccessPolicyRule{}} }), "spec.successPolicy"},
+		"successPolicy no rules":     {indexed5().WithSpec(func(s *bj.BatchJobSpec) { s.SuccessPolicy = &bj.SuccessPolicy{} }), "spec.successPolicy.rules"},
+		"successPolicy empty rule":   {indexed5().SuccessPolicy(testutil.SuccessRule("", -1)), "spec.successPolicy.rules[0]"},
+		"succeededIndexes format":    {indexed5().SuccessPolicy(testutil.SuccessRule("invalid-format", -1)), "spec.successPolicy.rules[0].succeededIndexes"},
+		"succeededIndexes too long":  {indexed5().SuccessPolicy(testutil.SuccessRule(strings.Repeat("1", 65537), -1)), "spec.successPolicy.rules[0].succeededIndexes: Too long"},
 		"succeededCount negative":    {negativeCount(indexed5()), "spec.successPolicy.rules[0].succeededCount"},
-		"succeededCount over 5":      {indexed5().SuccessPolicy(SuccessRule("", 6)), "spec.successPolicy.rules[0].succeededCount"},
-		"succeededCount over 0-2":    {indexed5().SuccessPolicy(SuccessRule("0-2", 4)), "spec.successPolicy.rules[0].succeededCount"},
+		"succeededCount over 5":      {indexed5().SuccessPolicy(testutil.SuccessRule("", 6)), "spec.successPolicy.rules[0].succeededCount"},
+		"succeededCount over 0-2":    {indexed5().SuccessPolicy(testutil.SuccessRule("0-2", 4)), "spec.successPolicy.rules[0].succeededCount"},
 		"successPolicy 21 rules":     {indexed5().SuccessPolicy(manySuccess...), "spec.successPolicy.rules: Too many"},
 		"pfp rule without matcher":   {upstreamJobNever().PodFailurePolicy(bj.PodFailurePolicyRule{Action: fj}), "spec.podFailurePolicy.rules[0]"},
 		"pfp duplicate 11":           {upstreamJobNever().PodFailurePolicy(exitRule(fj, in, "", 11, 11)), "spec.podFailurePolicy.rules[0].onExitCodes.values[1]: Duplicate value"},
@@ -129,7 +130,7 @@ func TestUpstreamValidateJobCreateInvalid(t *testing.T) {
 		"pfp with TerminatingOrFailed": {upstreamJobNever().PodReplacementPolicy(bj.TerminatingOrFailed).PodFailurePolicy(
 			condRule(ign, pattern(corev1.DisruptionTarget, corev1.ConditionTrue))), "spec.podReplacementPolicy: Unsupported value"},
 		"empty podReplacementPolicy": {upstreamJobNever().PodReplacementPolicy(""), "spec.podReplacementPolicy: Unsupported value"},
-		"pfp with OnFailure": {upstreamJob().with(func(s *bj.BatchJobSpec) {
+		"pfp with OnFailure": {upstreamJob().WithSpec(func(s *bj.BatchJobSpec) {
 			s.PodFailurePolicy = &bj.PodFailurePolicy{Rules: []bj.PodFailurePolicyRule{}}
 		}), "spec.template.spec.restartPolicy"},
 		"negative parallelism":        {upstreamJob().Parallelism(-1), "spec.parallelism"},
@@ -162,7 +163,7 @@ func TestUpstreamValidateJobCreateInvalid(t *testing.T) {
 	}
 }
 
-func relabel(w *BatchJobWrapper, labels map[string]string) *BatchJobWrapper {
+func relabel(w *testutil.JobWrapper, labels map[string]string) *testutil.JobWrapper {
 	w.Spec.Template.Labels = labels
 	return w
 }
