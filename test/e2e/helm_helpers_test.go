@@ -220,23 +220,7 @@ func (c *helmCluster) apply(t *testing.T, ns, manifest string) {
 
 // shortJob is a BatchJob of 3 completions, 2 at a time, whose pods succeed after 1s.
 func shortJob(name string) string {
-	return fmt.Sprintf(`apiVersion: batchjob.dev/v1alpha1
-kind: BatchJob
-metadata:
-  name: %s
-spec:
-  parallelism: 2
-  completions: 3
-  template:
-    metadata:
-      annotations:
-        batchjob.dev/simulate-duration: "1s"
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: busybox:1.36
-`, name)
+	return simulatedJob(name, "1s", "parallelism: 2", "completions: 3")
 }
 
 // waitComplete waits for Complete=True with succeeded == completions.

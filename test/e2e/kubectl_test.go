@@ -166,21 +166,29 @@ func waitForRunningPods(t *testing.T, ns, name string, n int) {
 
 // longRunning is a BatchJob manifest whose pods run for an hour on the KWOK cluster.
 func longRunning(name string, parallelism, completions int) string {
+	return simulatedJob(name, "1h", fmt.Sprintf("parallelism: %d", parallelism), fmt.Sprintf("completions: %d", completions))
+}
+
+// simulatedJob is a BatchJob manifest whose pods the simulated kubelet runs for duration
+// and then succeeds; specFields are extra lines of its spec, e.g. "completions: 3".
+func simulatedJob(name, duration string, specFields ...string) string {
+	var spec strings.Builder
+	for _, f := range specFields {
+		spec.WriteString("  " + f + "\n")
+	}
 	return fmt.Sprintf(`apiVersion: batchjob.dev/v1alpha1
 kind: BatchJob
 metadata:
   name: %s
 spec:
-  parallelism: %d
-  completions: %d
-  template:
+%s  template:
     metadata:
       annotations:
-        batchjob.dev/simulate-duration: "1h"
+        batchjob.dev/simulate-duration: %q
     spec:
       restartPolicy: Never
       containers:
       - name: main
         image: busybox:1.36
-`, name, parallelism, completions)
+`, name, spec.String(), duration)
 }

@@ -81,22 +81,7 @@ func TestScale(t *testing.T) {
 func TestTTLAfterFinished(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "e2e-ttl")
-	applyYAML(t, ns, `apiVersion: batchjob.dev/v1alpha1
-kind: BatchJob
-metadata:
-  name: short-lived
-spec:
-  ttlSecondsAfterFinished: 3
-  template:
-    metadata:
-      annotations:
-        batchjob.dev/simulate-duration: "1s"
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: busybox:1.36
-`)
+	applyYAML(t, ns, simulatedJob("short-lived", "1s", "ttlSecondsAfterFinished: 3"))
 	mustKubectl(t, "wait", "-n", ns, "--for=condition=Complete", "batchjob/short-lived", "--timeout=120s")
 	finished := getBatchJob(t, ns, "short-lived").Status.CompletionTime
 	eventually(t, 90*time.Second, "the BatchJob to be deleted by its TTL", func() (bool, string) {

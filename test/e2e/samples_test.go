@@ -94,23 +94,7 @@ func checkSample(t *testing.T, ns, name string, want sampleWant) {
 func TestKubectl(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "e2e-kubectl")
-	applyYAML(t, ns, `apiVersion: batchjob.dev/v1alpha1
-kind: BatchJob
-metadata:
-  name: hello
-spec:
-  completions: 3
-  parallelism: 2
-  template:
-    metadata:
-      annotations:
-        batchjob.dev/simulate-duration: "1s"
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: hello
-        image: busybox:1.36
-`)
+	applyYAML(t, ns, shortJob("hello"))
 	mustKubectl(t, "wait", "-n", ns, "--for=condition=Complete", "batchjob/hello", "--timeout=120s")
 
 	got := mustKubectl(t, "get", "-n", ns, "batchjobs")
