@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+	"github.com/batchjob-dev/batchjob/internal/podbuilder"
 )
 
 // claimPods returns the pods job controls after claiming: its own pods that still match the
@@ -32,7 +34,7 @@ func (r *Reconciler) claimPods(ctx context.Context, job *v1alpha1.BatchJob) ([]*
 	if err != nil {
 		return nil, err
 	}
-	deleting := job.DeletionTimestamp != nil || isFinished(job)
+	deleting := job.DeletionTimestamp != nil || job.Status.IsFinished()
 	var claimed []*corev1.Pod
 	var errs []error
 	for _, pod := range owned {
@@ -113,8 +115,8 @@ func (r *Reconciler) checkAdoptable(ctx context.Context, job *v1alpha1.BatchJob)
 // the patched pod, or nil if it vanished.
 func (r *Reconciler) adopt(ctx context.Context, job *v1alpha1.BatchJob, pod *corev1.Pod) (*corev1.Pod, error) {
 	patched := pod.DeepCopy()
-	patched.OwnerReferences = append(patched.OwnerReferences, ownerRef(job))
-	if !hasTrackingFinalizer(patched) {
+	patched.OwnerReferences = append(patched.OwnerReferences, podbuilder.OwnerRef(job))
+	if !jobpod.HasFinalizer(patched) {
 		patched.Finalizers = append(patched.Finalizers, v1alpha1.JobTrackingFinalizer)
 	}
 	err := r.Client.Patch(ctx, patched, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{}))

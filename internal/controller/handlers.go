@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
 )
 
@@ -72,7 +73,7 @@ func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client
 		if newPod.DeletionTimestamp != nil && oldPod.DeletionTimestamp == nil {
 			h.mem.deletionObserved(key, newRef.UID, newPod.UID)
 		}
-		if !hasTrackingFinalizer(newPod) {
+		if !jobpod.HasFinalizer(newPod) {
 			h.mem.finalizerRemovalObserved(key, newRef.UID, newPod.UID)
 		}
 		h.enqueue(q, key)
@@ -150,8 +151,8 @@ func matchingJobs(ctx context.Context, c client.Reader, pod *corev1.Pod) []*v1al
 
 // recordTrackingFinalizer counts terminal pods gaining or losing the tracking finalizer.
 func recordTrackingFinalizer(oldPod, newPod *corev1.Pod) {
-	was := oldPod != nil && isTerminal(oldPod) && hasTrackingFinalizer(oldPod)
-	is := newPod != nil && isTerminal(newPod) && hasTrackingFinalizer(newPod)
+	was := oldPod != nil && jobpod.IsTerminal(oldPod) && jobpod.HasFinalizer(oldPod)
+	is := newPod != nil && jobpod.IsTerminal(newPod) && jobpod.HasFinalizer(newPod)
 	switch {
 	case is && !was:
 		metrics.TerminatedPodsTrackingFinalizerTotal.WithLabelValues(metrics.EventAdd).Inc()

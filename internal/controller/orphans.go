@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
 )
 
 // orphanReconciler strips the tracking finalizer from pods that no BatchJob will ever count,
@@ -30,7 +31,7 @@ func (o *orphanReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err := o.client.Get(ctx, req.NamespacedName, pod); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if !hasTrackingFinalizer(pod) {
+	if !jobpod.HasFinalizer(pod) {
 		return reconcile.Result{}, nil
 	}
 	strip, err := o.shouldStrip(ctx, pod)
@@ -51,7 +52,7 @@ func (o *orphanReconciler) shouldStrip(ctx context.Context, pod *corev1.Pod) (bo
 			return false, nil // someone else's pod; not ours to touch
 		}
 		for _, job := range matchingJobs(ctx, o.client, pod) {
-			if job.IsManagedByThisController() && job.DeletionTimestamp == nil && !isFinished(job) {
+			if job.IsManagedByThisController() && job.DeletionTimestamp == nil && !job.Status.IsFinished() {
 				return false, nil // that job will adopt it
 			}
 		}
@@ -95,7 +96,7 @@ func (o *orphanReconciler) enqueuePods(ctx context.Context, job *v1alpha1.BatchJ
 		return
 	}
 	for i := range pods.Items {
-		if hasTrackingFinalizer(&pods.Items[i]) {
+		if jobpod.HasFinalizer(&pods.Items[i]) {
 			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pods.Items[i])})
 		}
 	}

@@ -3,17 +3,15 @@ package controller
 import (
 	"context"
 	"fmt"
-	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
 	"github.com/batchjob-dev/batchjob/internal/plan"
 )
@@ -37,7 +35,7 @@ func (r *Reconciler) deletePods(ctx context.Context, job *v1alpha1.BatchJob, del
 }
 
 func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod, stripFirst bool) error {
-	if stripFirst && hasTrackingFinalizer(pod) {
+	if stripFirst && jobpod.HasFinalizer(pod) {
 		if err := stripFinalizer(ctx, r.Client, pod); err != nil {
 			return err
 		}
@@ -80,20 +78,9 @@ func (r *Reconciler) createPods(ctx context.Context, job *v1alpha1.BatchJob, pod
 // createPod creates one planned pod. A timeout is treated as success, as upstream does: the
 // pod was probably created and the informer will tell; its expectation stays.
 func (r *Reconciler) createPod(ctx context.Context, job *v1alpha1.BatchJob, planned *corev1.Pod, reason string) error {
+	// The plan's pods are complete (internal/podbuilder: namespace, labels the pod cache is
+	// filtered on, ownerReference, tracking finalizer).
 	pod := planned.DeepCopy()
-	pod.Namespace = job.Namespace
-	// The pod cache only holds pods with this label; without it the controller would never
-	// observe its own pod (manualSelector templates may lack it).
-	if pod.Labels[v1alpha1.ControllerUIDLabel] != string(job.UID) {
-		pod.Labels = maps.Clone(pod.Labels)
-		if pod.Labels == nil {
-			pod.Labels = map[string]string{}
-		}
-		pod.Labels[v1alpha1.ControllerUIDLabel] = string(job.UID)
-	}
-	if len(pod.OwnerReferences) == 0 {
-		pod.OwnerReferences = append(pod.OwnerReferences, ownerRef(job))
-	}
 	err := r.Client.Create(ctx, pod)
 	switch {
 	case err == nil:
@@ -109,17 +96,5 @@ func (r *Reconciler) createPod(ctx context.Context, job *v1alpha1.BatchJob, plan
 			r.Recorder.Eventf(job, nil, corev1.EventTypeWarning, "FailedCreate", "CreatePod", "Error creating: %v", err)
 		}
 		return fmt.Errorf("creating pod: %w", err)
-	}
-}
-
-// ownerRef is the controller reference a BatchJob puts on its pods.
-func ownerRef(job *v1alpha1.BatchJob) metav1.OwnerReference {
-	return metav1.OwnerReference{
-		APIVersion:         v1alpha1.GroupVersion.String(),
-		Kind:               batchJobKind,
-		Name:               job.Name,
-		UID:                job.UID,
-		Controller:         ptr.To(true),
-		BlockOwnerDeletion: ptr.To(true),
 	}
 }

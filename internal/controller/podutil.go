@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,30 +35,12 @@ func controllerRefOf(pod client.Object) *metav1.OwnerReference {
 	return ref
 }
 
-func hasTrackingFinalizer(pod *corev1.Pod) bool {
-	return slices.Contains(pod.Finalizers, v1alpha1.JobTrackingFinalizer)
-}
-
-func isTerminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-}
-
 // stripFinalizer removes the tracking finalizer from pod. A pod that is already gone is fine.
 func stripFinalizer(ctx context.Context, c client.Client, pod *corev1.Pod) error {
 	if err := c.Patch(ctx, pod.DeepCopy(), removeFinalizerPatch); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	return nil
-}
-
-// isFinished reports whether job has Complete=True or Failed=True.
-func isFinished(job *v1alpha1.BatchJob) bool {
-	for _, c := range job.Status.Conditions {
-		if (c.Type == v1alpha1.JobComplete || c.Type == v1alpha1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }
 
 // completionMode is the label value for metrics (defaulted: NonIndexed).

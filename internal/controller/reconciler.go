@@ -98,7 +98,7 @@ func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, 
 		log.V(4).Info("Skipping BatchJob managed by another controller", "managedBy", *job.Spec.ManagedBy)
 		return metrics.ActionReconciling, ctrl.Result{}, nil
 	}
-	finished := isFinished(job)
+	finished := job.Status.IsFinished()
 	if r.mem.stale(key, job.UID, job.ResourceVersion, finished) {
 		log.V(4).Info("Skipping pass on a cached BatchJob older than the controller's last write")
 		return metrics.ActionReconciling, ctrl.Result{RequeueAfter: staleRecheck}, nil

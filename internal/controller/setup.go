@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
 )
 
 // RBAC for exactly what the controllers and the manager do.
@@ -92,7 +93,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 		Named(OrphanControllerName).
 		For(&corev1.Pod{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			pod, ok := o.(*corev1.Pod)
-			return ok && hasTrackingFinalizer(pod)
+			return ok && jobpod.HasFinalizer(pod)
 		}))).
 		Watches(&v1alpha1.BatchJob{}, orphans.jobPodsHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).

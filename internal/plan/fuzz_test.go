@@ -36,7 +36,7 @@ func FuzzPlan(f *testing.F) {
 		in2 := Input{Job: j2, Pods: ps2, Now: now.Add(time.Second), ExpectationsSatisfied: true, Backoff: res.Backoff}
 		res2 := Plan(in2)
 		checkPass(t, in2, res2)
-		if !isFinished(&j.Status) && !res.TTLExpired {
+		if !j.Status.IsFinished() && !res.TTLExpired {
 			checkNoRecount(t, res.Status.UncountedTerminatedPods, j.Status.UncountedTerminatedPods, res2.Status.UncountedTerminatedPods)
 			if res2.Status.Succeeded < res.Status.Succeeded || res2.Status.Failed < res.Status.Failed {
 				t.Errorf("counters decreased: %d/%d then %d/%d", res.Status.Succeeded, res.Status.Failed, res2.Status.Succeeded, res2.Status.Failed)
@@ -49,7 +49,7 @@ func checkPass(t *testing.T, in Input, res Result) {
 	t.Helper()
 	job := in.Job.DeepCopy()
 	v1alpha1.SetDefaults(job)
-	if !job.IsManagedByThisController() || isFinished(&job.Status) {
+	if !job.IsManagedByThisController() || job.Status.IsFinished() {
 		if len(res.Create)+len(res.Delete) > 0 || res.StatusChanged {
 			t.Fatalf("finished or foreign job got work: %+v", res)
 		}

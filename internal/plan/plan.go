@@ -64,7 +64,7 @@ func Plan(in Input) Result {
 	if !job.IsManagedByThisController() {
 		return Result{Status: *job.Status.DeepCopy()}
 	}
-	if isFinished(&job.Status) {
+	if job.Status.IsFinished() {
 		return planFinished(job, in)
 	}
 	if mode := *job.Spec.CompletionMode; mode != v1alpha1.NonIndexedCompletion && mode != v1alpha1.IndexedCompletion {

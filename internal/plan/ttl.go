@@ -27,11 +27,6 @@ func TTLExpireAt(job *v1alpha1.BatchJob) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// isFinished reports whether the job has Complete=True or Failed=True.
-func isFinished(st *v1alpha1.BatchJobStatus) bool {
-	return trueCondition(st, v1alpha1.JobComplete) != nil || trueCondition(st, v1alpha1.JobFailed) != nil
-}
-
 // planFinished handles a finished job: its counters are final, so the only work is to
 // release pods still holding the tracking finalizer (without counting them) and the TTL.
 func planFinished(job *v1alpha1.BatchJob, in Input) Result {

@@ -31,14 +31,12 @@ func Build(job *v1alpha1.BatchJob, ix int, counts *FailureCounts) *corev1.Pod {
 	tmpl := job.Spec.Template.DeepCopy()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace:    job.Namespace,
-			GenerateName: generateName(job.Name, ix),
-			Labels:       tmpl.Labels,
-			Annotations:  tmpl.Annotations,
-			Finalizers:   tmpl.Finalizers,
-			OwnerReferences: []metav1.OwnerReference{
-				*metav1.NewControllerRef(job, v1alpha1.GroupVersion.WithKind("BatchJob")),
-			},
+			Namespace:       job.Namespace,
+			GenerateName:    generateName(job.Name, ix),
+			Labels:          tmpl.Labels,
+			Annotations:     tmpl.Annotations,
+			Finalizers:      tmpl.Finalizers,
+			OwnerReferences: []metav1.OwnerReference{OwnerRef(job)},
 		},
 		Spec: tmpl.Spec,
 	}
@@ -118,4 +116,9 @@ func generateName(jobName string, ix int) string {
 		prefix = prefix[:maxGeneratedNameLength-len(suffix)] + suffix
 	}
 	return prefix
+}
+
+// OwnerRef is the controller reference a BatchJob puts on the pods it creates or adopts.
+func OwnerRef(job *v1alpha1.BatchJob) metav1.OwnerReference {
+	return *metav1.NewControllerRef(job, v1alpha1.GroupVersion.WithKind("BatchJob"))
 }

@@ -65,3 +65,8 @@ func hasTrueCondition(status *BatchJobStatus, t JobConditionType) bool {
 	}
 	return false
 }
+
+// IsFinished reports whether the status has Complete=True or Failed=True.
+func (s *BatchJobStatus) IsFinished() bool {
+	return hasTrueCondition(s, JobComplete) || hasTrueCondition(s, JobFailed)
+}
