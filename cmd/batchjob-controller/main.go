@@ -46,6 +46,9 @@ func main() {
 	flag.DurationVar(&o.syncBatchPeriod, "sync-batch-period", 0,
 		"How often a busy BatchJob is synced for pod events (a quiet one is synced at once), e.g. "+
 			controller.DefaultSyncBatchPeriod.String()+"; 0 syncs on every pod event.")
+	flag.DurationVar(&o.statusBatchPeriod, "status-batch-period", controller.DefaultStatusBatchPeriod,
+		"How often a busy BatchJob's bookkeeping-only status changes (successes recorded or counted, "+
+			"active/ready counts) are written; conditions and failures are always written at once; 0 writes every change at once.")
 	flag.StringVar(&o.namespaces, "namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
@@ -68,6 +71,7 @@ type options struct {
 	qps                                                     float64
 	burst, concurrentSyncs                                  int
 	syncBatchPeriod                                         time.Duration
+	statusBatchPeriod                                       time.Duration
 }
 
 func run(o options) error {
@@ -110,6 +114,10 @@ func run(o options) error {
 	r.SyncBatchPeriod = o.syncBatchPeriod
 	if o.syncBatchPeriod == 0 {
 		r.SyncBatchPeriod = -1 // the flag's 0 means no coalescing; the field's 0 means the default
+	}
+	r.StatusBatchPeriod = o.statusBatchPeriod
+	if o.statusBatchPeriod == 0 {
+		r.StatusBatchPeriod = -1 // as above: the flag's 0 means off
 	}
 	if err := r.SetupWithManager(mgr, o.concurrentSyncs); err != nil {
 		return err

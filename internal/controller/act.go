@@ -43,6 +43,15 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 		}
 		changed = !equality.Semantic.DeepEqual(withoutDuration(status), withoutDuration(job.Status))
 	}
+	if createErr == nil && changed && plan.Deferrable(job, out) {
+		if wait := r.writes.delay(key); wait > 0 {
+			// A busy job's bookkeeping: fold it, and its finalizer removals, into the next
+			// write, at the latest when the next token is due.
+			ctrl.LoggerFrom(ctx).V(4).Info("Deferring bookkeeping status write", "wait", wait)
+			metrics.StatusWritesDeferredTotal.Inc()
+			return ctrl.Result{RequeueAfter: earliest(out.RequeueAfter, wait)}, nil
+		}
+	}
 	if err := r.writeStatus(ctx, job, status, changed, out); err != nil {
 		return ctrl.Result{}, joinErrors(createErr, err)
 	}
@@ -67,6 +76,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 	if changed {
 		updated := job.DeepCopy()
 		updated.Status = status
+		r.writes.take(key)
 		if err := r.Client.Status().Update(ctx, updated); err != nil {
 			return err
 		}
@@ -167,6 +177,14 @@ func parallel(n int, f func(i int) error) []error {
 		<-done
 	}
 	return errs
+}
+
+// earliest is the shorter of two timers, where zero means none.
+func earliest(a, b time.Duration) time.Duration {
+	if a == 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // sinceOrZero is now - t, or zero when t is in the future.

@@ -16,17 +16,30 @@ const (
 	// created, running, finished, finalizer removed, Complete), so that it is never
 	// delayed.
 	quietPasses = 8
+
+	// DefaultStatusBatchPeriod is how often a busy BatchJob's bookkeeping-only status
+	// changes are written (upstream's syncJobBatchPeriod is 1 s).
+	DefaultStatusBatchPeriod = time.Second
+	// quietWrites is how many status writes a job may make back to back before its
+	// bookkeeping-only writes are deferred: a small job's whole life (active, ready,
+	// success recorded, Complete) is never delayed.
+	quietWrites = 4
 )
 
-// passBudget decides how soon a pod event should trigger a pass of its BatchJob: at once
-// while the job is quiet, after a delay once it is busy, so that the pod updates of a busy
-// job fold into one pass and one status write per period. It is a token bucket per job:
-// every pass (whatever triggered it) takes a token, tokens come back at one per period up
-// to quietPasses, and a pod event waits until the next token. Job events are never
-// delayed. (Upstream delays every pod-triggered pass by a fixed 1 s.)
-type passBudget struct {
-	clock  clock.PassiveClock
-	period time.Duration
+// tokenBudget is a token bucket per BatchJob: each use takes a token, tokens come back at
+// one per period up to capacity, and delay says how long until the next token. It lets
+// the controller act at once while a job is quiet and coalesce once it is busy:
+//
+//   - passes: a pod event of a busy job waits for the next token, so that many pod updates
+//     fold into one pass (job events are never delayed; upstream delays every
+//     pod-triggered pass by a fixed 1 s);
+//   - status writes: a busy job's bookkeeping-only status change (plan.Deferrable) waits for
+//     the next token, so that the uncounted → counted moves and the active/ready counts of
+//     many pods fold into one write.
+type tokenBudget struct {
+	clock    clock.PassiveClock
+	period   time.Duration
+	capacity float64
 
 	mu   sync.Mutex
 	jobs map[types.NamespacedName]*bucket
@@ -37,31 +50,31 @@ type bucket struct {
 	at     time.Time // when tokens was last brought up to date
 }
 
-// newPassBudget returns a budget refilling one pass per period; period <= 0 disables
-// coalescing (every pod event is enqueued at once).
-func newPassBudget(c clock.PassiveClock, period time.Duration) *passBudget {
-	return &passBudget{clock: c, period: period, jobs: map[types.NamespacedName]*bucket{}}
+// newTokenBudget returns a budget of capacity tokens per job refilling one per period;
+// period <= 0 disables it (delay is always zero).
+func newTokenBudget(c clock.PassiveClock, period time.Duration, capacity int) *tokenBudget {
+	return &tokenBudget{clock: c, period: period, capacity: float64(capacity), jobs: map[types.NamespacedName]*bucket{}}
 }
 
 // refill brings key's tokens up to now and returns its bucket; the caller holds mu.
-func (b *passBudget) refill(key types.NamespacedName) *bucket {
+func (b *tokenBudget) refill(key types.NamespacedName) *bucket {
 	now := b.clock.Now()
 	s, ok := b.jobs[key]
 	if !ok {
-		s = &bucket{tokens: quietPasses, at: now}
+		s = &bucket{tokens: b.capacity, at: now}
 		b.jobs[key] = s
 		return s
 	}
 	if elapsed := now.Sub(s.at); elapsed > 0 {
-		s.tokens = min(quietPasses, s.tokens+float64(elapsed)/float64(b.period))
+		s.tokens = min(b.capacity, s.tokens+float64(elapsed)/float64(b.period))
 	}
 	s.at = now
 	return s
 }
 
-// delay is how long a pod event of key should wait before it enqueues a pass: zero while
-// the job has a token, else the time until its next token.
-func (b *passBudget) delay(key types.NamespacedName) time.Duration {
+// delay is how long a use by key must wait: zero while the job has a token, else the
+// time until its next token.
+func (b *tokenBudget) delay(key types.NamespacedName) time.Duration {
 	if b == nil || b.period <= 0 {
 		return 0
 	}
@@ -74,8 +87,8 @@ func (b *passBudget) delay(key types.NamespacedName) time.Duration {
 	return time.Duration((1 - s.tokens) * float64(b.period))
 }
 
-// passStarted takes a token from key for a pass that starts now.
-func (b *passBudget) passStarted(key types.NamespacedName) {
+// take takes a token from key for a use that happens now.
+func (b *tokenBudget) take(key types.NamespacedName) {
 	if b == nil || b.period <= 0 {
 		return
 	}
@@ -86,7 +99,7 @@ func (b *passBudget) passStarted(key types.NamespacedName) {
 }
 
 // forget drops key's bucket (the job is gone).
-func (b *passBudget) forget(key types.NamespacedName) {
+func (b *tokenBudget) forget(key types.NamespacedName) {
 	if b == nil {
 		return
 	}

@@ -64,12 +64,12 @@ func TestPassBudgetDelay(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			b := newPassBudget(c, tc.period)
+			b := newTokenBudget(c, tc.period, quietPasses)
 			var got []time.Duration
 			for _, s := range tc.steps {
 				c.SetTime(c.Now().Add(s.wait))
 				for range s.pass {
-					b.passStarted(key)
+					b.take(key)
 				}
 				if s.forget {
 					b.forget(key)
@@ -82,5 +82,26 @@ func TestPassBudgetDelay(t *testing.T) {
 				t.Errorf("delays (-want,+got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestStatusWriteBudget: a job writes quietWrites statuses at once, then one per period;
+// bookkeeping waits for the next token and never longer than a period.
+func TestStatusWriteBudget(t *testing.T) {
+	c := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	b := newTokenBudget(c, DefaultStatusBatchPeriod, quietWrites)
+	var got []time.Duration
+	for range quietWrites {
+		got = append(got, b.delay(key))
+		b.take(key)
+	}
+	got = append(got, b.delay(key))
+	c.SetTime(c.Now().Add(400 * time.Millisecond))
+	got = append(got, b.delay(key))
+	c.SetTime(c.Now().Add(600 * time.Millisecond))
+	got = append(got, b.delay(key))
+	want := []time.Duration{0, 0, 0, 0, DefaultStatusBatchPeriod, 600 * time.Millisecond, 0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delays (-want,+got):\n%s", diff)
 	}
 }

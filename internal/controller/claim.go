@@ -75,10 +75,12 @@ func (r *Reconciler) claimPods(ctx context.Context, job *v1alpha1.BatchJob) ([]*
 }
 
 // listCandidates lists, from the cache, the pods controlled by job (by UID index) and the
-// pods of its namespace without a controller.
+// pods of its namespace without a controller. The pods share their fields with the cache
+// (no deep copy: a busy job lists all its finished pods on every pass), so they are
+// read-only: plan.Plan never mutates pods, and every write starts from a DeepCopy.
 func (r *Reconciler) listCandidates(ctx context.Context, job *v1alpha1.BatchJob) (owned, orphans []*corev1.Pod, err error) {
 	var list corev1.PodList
-	if err := r.Client.List(ctx, &list, client.InNamespace(job.Namespace),
+	if err := r.Client.List(ctx, &list, client.InNamespace(job.Namespace), client.UnsafeDisableDeepCopy,
 		client.MatchingFields{PodControllerUIDIndex: string(job.UID)}); err != nil {
 		return nil, nil, err
 	}
@@ -86,7 +88,7 @@ func (r *Reconciler) listCandidates(ctx context.Context, job *v1alpha1.BatchJob)
 		owned = append(owned, &list.Items[i])
 	}
 	var orphanList corev1.PodList
-	if err := r.Client.List(ctx, &orphanList, client.InNamespace(job.Namespace),
+	if err := r.Client.List(ctx, &orphanList, client.InNamespace(job.Namespace), client.UnsafeDisableDeepCopy,
 		client.MatchingFields{PodControllerUIDIndex: noController}); err != nil {
 		return nil, nil, err
 	}

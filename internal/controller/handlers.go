@@ -24,12 +24,12 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
 // podHandler maps pod events to the BatchJob that controls the pod (or, for orphans, to the
 // BatchJobs whose selector matches) and records what the events prove about expectations.
-// A quiet job's pass is enqueued at once; a busy job's is delayed by its passBudget so that
+// A quiet job's pass is enqueued at once; a busy job's is delayed by its pass budget so that
 // many pod updates fold into one pass (upstream delays every pod-triggered sync by 1 s).
 type podHandler struct {
 	client client.Reader
 	mem    *expectations
-	budget *passBudget
+	budget *tokenBudget
 }
 
 // enqueue adds a pass of key now or, for a busy job, when its budget allows.

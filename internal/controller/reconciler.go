@@ -45,11 +45,16 @@ type Reconciler struct {
 	// PodFailureBackoff is the delay after the first pod failure; zero means upstream's 10s.
 	PodFailureBackoff time.Duration
 	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (see
-	// passBudget); zero means DefaultSyncBatchPeriod, a negative value syncs on every event.
+	// tokenBudget); zero means DefaultSyncBatchPeriod, a negative value syncs on every event.
 	SyncBatchPeriod time.Duration
+	// StatusBatchPeriod is how often a busy BatchJob's bookkeeping-only status changes
+	// are written (see plan.Deferrable); zero means DefaultStatusBatchPeriod, a negative
+	// value writes every change at once.
+	StatusBatchPeriod time.Duration
 
 	mem    *expectations
-	budget *passBudget
+	budget *tokenBudget // pod-event passes
+	writes *tokenBudget // status writes
 }
 
 // NewReconciler returns a Reconciler using the manager's clients, recorder and c.
@@ -74,11 +79,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			// are stripped by the orphan reconciler.
 			r.mem.forget(req.NamespacedName)
 			r.budget.forget(req.NamespacedName)
+			r.writes.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
-	r.budget.passStarted(req.NamespacedName)
+	r.budget.take(req.NamespacedName)
 	action, res, err := r.sync(ctx, job)
 	result := metrics.ResultSuccess
 	if err != nil {

@@ -75,7 +75,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 		period = DefaultSyncBatchPeriod
 	}
 	// The budget times work-queue delays, which run on the wall clock whatever r.Clock is.
-	r.budget = newPassBudget(clock.RealClock{}, period)
+	r.budget = newTokenBudget(clock.RealClock{}, period, quietPasses)
+	writePeriod := r.StatusBatchPeriod
+	if writePeriod == 0 {
+		writePeriod = DefaultStatusBatchPeriod
+	}
+	r.writes = newTokenBudget(clock.RealClock{}, writePeriod, quietWrites)
 	pods := &podHandler{client: r.Client, mem: r.mem, budget: r.budget}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).

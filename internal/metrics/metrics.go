@@ -85,12 +85,19 @@ var (
 		Help:    "Time from TTL expiry to the deletion of a finished BatchJob.",
 		Buckets: prometheus.ExponentialBuckets(0.1, 2, 14),
 	})
+
+	// StatusWritesDeferredTotal counts passes whose bookkeeping-only status write was folded
+	// into a later one because the job was busy (--status-batch-period); no upstream twin.
+	StatusWritesDeferredTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "status_writes_deferred_total",
+		Help: "Status writes of busy BatchJobs deferred to fold into a later write.",
+	})
 )
 
 func init() {
 	crmetrics.Registry.MustRegister(
 		SyncDuration, SyncsTotal, JobsFinishedTotal, PodsFinishedTotal,
 		PodFailuresHandledByFailurePolicy, PodsCreationTotal, FinishedIndexesTotal,
-		TerminatedPodsTrackingFinalizerTotal, TTLDeletionDuration,
+		TerminatedPodsTrackingFinalizerTotal, TTLDeletionDuration, StatusWritesDeferredTotal,
 	)
 }

@@ -23,8 +23,11 @@ type ControllerOptions struct {
 	// PodFailureBackoff replaces the 10s base of the pod re-creation backoff; zero keeps it.
 	PodFailureBackoff time.Duration
 	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (upstream's
-	// SyncJobBatchPeriod); zero keeps the controller's default.
+	// SyncJobBatchPeriod); zero means off, as the binary's default.
 	SyncBatchPeriod time.Duration
+	// StatusBatchPeriod is how often a busy BatchJob's bookkeeping-only status changes are
+	// written; zero keeps the binary's default (1 s), negative writes every change at once.
+	StatusBatchPeriod time.Duration
 	// Clock is the controller's clock; nil means the real clock.
 	Clock clock.Clock
 	// Workers is the number of concurrent BatchJob reconciles; zero means 5.
@@ -64,7 +67,12 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 	}
 	r := controller.NewReconciler(mgr, c)
 	r.PodFailureBackoff = opts.PodFailureBackoff
+	// Wired as main wires the flags: the same defaults the binary ships with.
 	r.SyncBatchPeriod = opts.SyncBatchPeriod
+	if r.SyncBatchPeriod == 0 {
+		r.SyncBatchPeriod = -1
+	}
+	r.StatusBatchPeriod = opts.StatusBatchPeriod
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 5

@@ -17,6 +17,20 @@ func CounterValue(vec *prometheus.CounterVec, labels ...string) (float64, error)
 	if err != nil {
 		return 0, err
 	}
+	return counterOf(c)
+}
+
+// Counter reads a counter without labels.
+func Counter(t testing.TB, c prometheus.Counter) float64 {
+	t.Helper()
+	v, err := counterOf(c)
+	if err != nil {
+		t.Fatalf("Reading metric: %v", err)
+	}
+	return v
+}
+
+func counterOf(c prometheus.Counter) (float64, error) {
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {
 		return 0, err
