@@ -40,10 +40,11 @@ trap cleanup EXIT
 echo "bench: building test/bench"
 go build -o "${WORK}/bench" "${ROOT}/test/bench"
 KCM_PID="$(cat "${CLUSTER_DIR}/clusters/${CLUSTER_NAME}/pids/kube-controller-manager.pid")"
+APISERVER_PID="$(cat "${CLUSTER_DIR}/clusters/${CLUSTER_NAME}/pids/kube-apiserver.pid")"
 
 echo "bench: upstream batch/v1 Job controller (kube-controller-manager PID ${KCM_PID})"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-"${WORK}/bench" -kind Job -pid "${KCM_PID}" -out "${WORK}/upstream.json" ${BENCH_ARGS:-} >/dev/null
+"${WORK}/bench" -kind Job -pid "${KCM_PID}" -apiserver-pid "${APISERVER_PID}" -out "${WORK}/upstream.json" ${BENCH_ARGS:-} >/dev/null
 # Remove the 1,000 finished pods so they do not sit in the next controller's caches.
 "${BIN}/kubectl" delete namespace bench-job --timeout=300s >/dev/null
 
@@ -59,7 +60,7 @@ if [[ -n "${BENCH_PROFILE:-}" ]]; then
   curl -fsS --max-time 40 -o "${WORK}/cpu.pprof" "http://127.0.0.1:16692/debug/pprof/profile?seconds=20" &
 fi
 # shellcheck disable=SC2086
-"${WORK}/bench" -kind BatchJob -pid "${CONTROLLER_PID}" -out "${WORK}/batchjob.json" ${BENCH_ARGS:-} >/dev/null
+"${WORK}/bench" -kind BatchJob -pid "${CONTROLLER_PID}" -apiserver-pid "${APISERVER_PID}" -out "${WORK}/batchjob.json" ${BENCH_ARGS:-} >/dev/null
 
 echo
 "${WORK}/bench" -compare "${WORK}/upstream.json,${WORK}/batchjob.json"

@@ -33,17 +33,18 @@ import (
 )
 
 type options struct {
-	kind        string
-	namespace   string
-	jobs        int
-	completions int
-	parallelism int
-	latencyJobs int
-	podDuration string
-	pid         int
-	out         string
-	compare     string
-	timeout     time.Duration
+	kind         string
+	namespace    string
+	jobs         int
+	completions  int
+	parallelism  int
+	latencyJobs  int
+	podDuration  string
+	pid          int
+	apiserverPID int
+	out          string
+	compare      string
+	timeout      time.Duration
 }
 
 func main() {
@@ -56,6 +57,7 @@ func main() {
 	flag.IntVar(&o.latencyJobs, "latency-jobs", 20, "one-pod jobs in the latency run")
 	flag.StringVar(&o.podDuration, "pod-duration", "1s", "simulated run time of each pod (throughput run)")
 	flag.IntVar(&o.pid, "pid", 0, "PID of the controller process, for memory and CPU")
+	flag.IntVar(&o.apiserverPID, "apiserver-pid", 0, "PID of kube-apiserver, for the CPU the run costs it")
 	flag.StringVar(&o.out, "out", "", "write the result as JSON to this file")
 	flag.StringVar(&o.compare, "compare", "", "print the comparison of two result files UPSTREAM,BATCHJOB and exit")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of the whole run")
@@ -115,7 +117,7 @@ func run(o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpuBefore := cpuSeconds(o.pid)
+	cpuBefore, apiCPUBefore := cpuSeconds(o.pid), cpuSeconds(o.apiserverPID)
 	elapsed, err := w.throughput(ctx)
 	if err != nil {
 		return nil, err
@@ -129,6 +131,7 @@ func run(o options) (*result, error) {
 	res.PodsPerSecond = pods / elapsed.Seconds()
 	res.WritesPerPod = perPod(before, after, pods)
 	res.ControllerCPUSeconds = cpuSeconds(o.pid) - cpuBefore
+	res.APIServerCPUSeconds = cpuSeconds(o.apiserverPID) - apiCPUBefore
 	res.RSSMiB, res.PeakRSSMiB = memory(o.pid)
 
 	lat, err := w.latency(ctx)

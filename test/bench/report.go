@@ -21,6 +21,7 @@ type result struct {
 	LatencyP95Ms         float64            `json:"latencyP95Ms"`
 	WritesPerPod         map[string]float64 `json:"writesPerPod"`
 	ControllerCPUSeconds float64            `json:"controllerCPUSeconds"`
+	APIServerCPUSeconds  float64            `json:"apiserverCPUSeconds"`
 	RSSMiB               float64            `json:"rssMiB"`
 	PeakRSSMiB           float64            `json:"peakRSSMiB"`
 }
@@ -87,6 +88,7 @@ func compare(w io.Writer, upstreamFile, batchjobFile string) error {
 	row("controller writes / pod", "%.2f", up.controllerWrites(), bj.controllerWrites())
 	row("all API writes / pod", "%.2f", up.totalWrites(), bj.totalWrites())
 	row("controller CPU (s, throughput run)", "%.1f", up.ControllerCPUSeconds, bj.ControllerCPUSeconds)
+	row("kube-apiserver CPU (s, throughput run)", "%.1f", up.APIServerCPUSeconds, bj.APIServerCPUSeconds)
 	row("controller RSS (MiB)", "%.0f", up.RSSMiB, bj.RSSMiB)
 	row("controller peak RSS (MiB)", "%.0f", up.PeakRSSMiB, bj.PeakRSSMiB)
 	fmt.Fprintln(tw, "\t\t\t\t")
