@@ -142,6 +142,7 @@ func TestDeploymentDefaults(t *testing.T) {
 		"--concurrent-syncs=5",
 		"--kube-api-qps=50",
 		"--kube-api-burst=100",
+		"--status-batch-period=1s",
 		"--zap-log-level=info",
 		"--zap-encoder=json",
 		"--zap-devel=false",
@@ -213,7 +214,7 @@ func checkProbes(t *testing.T, c corev1.Container) {
 func TestDeploymentValues(t *testing.T) {
 	var d appsv1.Deployment
 	helmTemplate(t, "--set", "image.repository=registry.example/bj,image.tag=v9,image.pullPolicy=Always",
-		"--set", "controller.concurrentSyncs=20,controller.kubeAPIQPS=200,controller.kubeAPIBurst=400",
+		"--set", "controller.concurrentSyncs=20,controller.kubeAPIQPS=200,controller.kubeAPIBurst=400,controller.statusBatchPeriod=0s",
 		"--set", "logging.level=debug,logging.encoder=console,metrics.enabled=false,watchNamespaces={team-a,team-b}",
 		"--set", "replicaCount=1,leaderElection.enabled=false,controller.extraArgs={--foo=bar}",
 		"--set", "nodeSelector.disk=ssd,tolerations[0].key=dedicated,tolerations[0].operator=Exists",
@@ -227,6 +228,7 @@ func TestDeploymentValues(t *testing.T) {
 		"--concurrent-syncs=20",
 		"--kube-api-qps=200",
 		"--kube-api-burst=400",
+		"--status-batch-period=0s",
 		"--zap-log-level=debug",
 		"--zap-encoder=console",
 		"--zap-devel=false",
