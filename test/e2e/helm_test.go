@@ -242,7 +242,7 @@ func chartArgs(namespaces string) []string {
 	if namespaces != "" {
 		args = append(args, "--namespaces="+namespaces)
 	}
-	return append(args, "--concurrent-syncs=5", "--kube-api-qps=50", "--kube-api-burst=100",
+	return append(args, "--concurrent-syncs=5", "--kube-api-qps=50", "--kube-api-burst=100", "--status-batch-period=1s",
 		"--zap-log-level=info", "--zap-encoder=json", "--zap-devel=false")
 }
 
