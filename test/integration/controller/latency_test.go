@@ -9,17 +9,20 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/metrics"
 	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
-// TestLatencyOnePodJob measures, for one-pod jobs run one after another, the time from
+// TestLatencyOnePodJob runs one-pod jobs one after another and reports the time from
 // creating the job to its pod, from the pod's success to Complete, and how many writes the
 // controller made to the job. Upstream's 1 s batching makes create-to-Complete about 2.5 s;
-// a quiet job must react at once here.
+// a quiet job must react at once here, which is asserted without timing: no write waited
+// for a batch period and no write was spent beyond the job's states.
 func TestLatencyOnePodJob(t *testing.T) {
 	ns := env.NewNamespace(t, "bj")
 	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
@@ -27,6 +30,7 @@ func TestLatencyOnePodJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	const runs = 10
+	deferredBefore := framework.Counter(t, metrics.StatusWritesDeferredTotal)
 	var toPod, toComplete, total []time.Duration
 	var jobWrites []int
 	for i := range runs {
@@ -45,6 +49,11 @@ func TestLatencyOnePodJob(t *testing.T) {
 			return len(pods) == 1
 		})
 		created := time.Now()
+		if _, err := env.SetJobPodsReady(job, 1); err != nil {
+			t.Fatal(err)
+		}
+		pollFast(t, "ready 1", func() bool { return ptr.Deref(env.GetJob(t, job).Status.Ready, 0) == 1 })
+		pod = env.JobPods(t, job)[0]
 		env.SetPodPhase(t, &pod, corev1.PodSucceeded, 0)
 		succeeded := time.Now()
 		pollFast(t, "Complete", func() bool { return framework.HasCondition(env.GetJob(t, job), v1alpha1.JobComplete, "") })
@@ -54,8 +63,17 @@ func TestLatencyOnePodJob(t *testing.T) {
 	}
 	t.Logf("create->pod p50 %v max %v; pod succeeded->Complete p50 %v max %v; create->Complete p50 %v; writes to the job (selector + status) %v",
 		p50(toPod), slices.Max(toPod), p50(toComplete), slices.Max(toComplete), p50(total), jobWrites)
-	if p50(total) > time.Second {
-		t.Errorf("create->Complete p50 %v, want under 1s for a quiet one-pod job", p50(total))
+	// A quiet job is never made to wait for a batch period: none of its status writes was
+	// deferred, and it took no more writes than its states (selector; start; ready; success
+	// recorded with SuccessCriteriaMet; Complete). The latencies above are reported, not
+	// asserted (make bench compares them with upstream's).
+	if d := framework.Counter(t, metrics.StatusWritesDeferredTotal) - deferredBefore; d != 0 {
+		t.Errorf("%v status writes of quiet one-pod jobs were deferred, want none", d)
+	}
+	for i, n := range jobWrites {
+		if n > 5 {
+			t.Errorf("run %d: %d writes to the job, want at most 5 (selector, start, ready, SuccessCriteriaMet, Complete)", i, n)
+		}
 	}
 }
 
