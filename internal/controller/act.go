@@ -19,7 +19,9 @@ import (
 // act carries out out for job in the order the plan contract prescribes: deletions,
 // creations, one status write, finalizer removals, events. A failed deletion aborts the pass
 // before the status write (the plan may have assumed it succeeded); a failed creation only
-// lowers `active` and is returned after the rest, for a rate-limited retry.
+// lowers `active` and is returned after the rest, for a rate-limited retry. A busy job's
+// bookkeeping-only write (plan.Deferrable) waits, with its finalizer removals, for the
+// job's next write token.
 func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.Result) (ctrl.Result, error) {
 	key := client.ObjectKeyFromObject(job)
 	deleteUIDs := make([]types.UID, 0, len(out.Delete))
