@@ -111,14 +111,7 @@ func run(o options) error {
 		return err
 	}
 	r := controller.NewReconciler(mgr, clock.RealClock{})
-	r.SyncBatchPeriod = o.syncBatchPeriod
-	if o.syncBatchPeriod == 0 {
-		r.SyncBatchPeriod = -1 // the flag's 0 means no coalescing; the field's 0 means the default
-	}
-	r.StatusBatchPeriod = o.statusBatchPeriod
-	if o.statusBatchPeriod == 0 {
-		r.StatusBatchPeriod = -1 // as above: the flag's 0 means off
-	}
+	r.SyncBatchPeriod, r.StatusBatchPeriod = o.syncBatchPeriod, o.statusBatchPeriod
 	if err := r.SetupWithManager(mgr, o.concurrentSyncs); err != nil {
 		return err
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 const (
-	// DefaultSyncBatchPeriod is how often a busy BatchJob is synced for pod events.
+	// DefaultSyncBatchPeriod is the suggested --sync-batch-period for those who want a busy
+	// BatchJob's pod events coalesced (off by default).
 	DefaultSyncBatchPeriod = 500 * time.Millisecond
 	// quietPasses is how many passes a job may run back to back before its pod events
 	// start to be coalesced: enough for the whole life of a small job (create, pod

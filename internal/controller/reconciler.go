@@ -45,11 +45,11 @@ type Reconciler struct {
 	// PodFailureBackoff is the delay after the first pod failure; zero means upstream's 10s.
 	PodFailureBackoff time.Duration
 	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (see
-	// tokenBudget); zero means DefaultSyncBatchPeriod, a negative value syncs on every event.
+	// tokenBudget); zero (NewReconciler's default) syncs on every event.
 	SyncBatchPeriod time.Duration
 	// StatusBatchPeriod is how often a busy BatchJob's bookkeeping-only status changes
-	// are written (see plan.Deferrable); zero means DefaultStatusBatchPeriod, a negative
-	// value writes every change at once.
+	// are written (see plan.Deferrable); NewReconciler sets DefaultStatusBatchPeriod, zero
+	// writes every change at once.
 	StatusBatchPeriod time.Duration
 
 	mem    *expectations
@@ -65,7 +65,9 @@ func NewReconciler(mgr ctrl.Manager, c clock.Clock) *Reconciler {
 		Recorder:  newSimilarEvents(mgr.GetEventRecorder(ControllerName), c),
 		Clock:     c,
 		Plan:      plan.Plan,
-		mem:       newExpectations(c),
+		// The flags' defaults: pod events at once, bookkeeping batched.
+		StatusBatchPeriod: DefaultStatusBatchPeriod,
+		mem:               newExpectations(c),
 	}
 }
 

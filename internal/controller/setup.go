@@ -70,17 +70,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, PodControllerUIDIndex, indexPodController); err != nil {
 		return err
 	}
-	period := r.SyncBatchPeriod
-	if period == 0 {
-		period = DefaultSyncBatchPeriod
-	}
-	// The budget times work-queue delays, which run on the wall clock whatever r.Clock is.
-	r.budget = newTokenBudget(clock.RealClock{}, period, quietPasses)
-	writePeriod := r.StatusBatchPeriod
-	if writePeriod == 0 {
-		writePeriod = DefaultStatusBatchPeriod
-	}
-	r.writes = newTokenBudget(clock.RealClock{}, writePeriod, quietWrites)
+	// The budgets time work-queue delays, which run on the wall clock whatever r.Clock is.
+	r.budget = newTokenBudget(clock.RealClock{}, r.SyncBatchPeriod, quietPasses)
+	r.writes = newTokenBudget(clock.RealClock{}, r.StatusBatchPeriod, quietWrites)
 	pods := &podHandler{client: r.Client, mem: r.mem, budget: r.budget}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).

@@ -67,12 +67,11 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 	}
 	r := controller.NewReconciler(mgr, c)
 	r.PodFailureBackoff = opts.PodFailureBackoff
-	// Wired as main wires the flags: the same defaults the binary ships with.
+	// Wired as main wires the flags, with the defaults the binary ships with.
 	r.SyncBatchPeriod = opts.SyncBatchPeriod
-	if r.SyncBatchPeriod == 0 {
-		r.SyncBatchPeriod = -1
+	if opts.StatusBatchPeriod != 0 {
+		r.StatusBatchPeriod = opts.StatusBatchPeriod // negative: off, as the budget treats it
 	}
-	r.StatusBatchPeriod = opts.StatusBatchPeriod
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 5
