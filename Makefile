@@ -54,9 +54,10 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: build
-build: ## Build the controller binary into bin/.
+build: ## Build the controller and the kubectl plugin (kubectl-batchjob) into bin/.
 	go build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" \
 		-o $(BIN)/batchjob-controller ./cmd/batchjob-controller
+	go build -trimpath -o $(BIN)/kubectl-batchjob ./cmd/kubectl-batchjob
 
 ##@ Test
 
@@ -122,5 +123,7 @@ kind-load: ## Load the image into the kind cluster $(KIND_CLUSTER).
 	kind load docker-image $(IMG) --name $(KIND_CLUSTER)
 
 .PHONY: help
+# Target names may contain digits (test-e2e); a description's "$$" (make's escaped dollar) is
+# printed as one "$".
 help: ## This help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_.-]+:.*?##/ { gsub(/\$$\$$/, "$$", $$2); printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
