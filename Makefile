@@ -81,6 +81,10 @@ test-helm: tools-kube manifests ## The Helm chart and config/default: helm lint,
 test-e2e: tools build ## End to end against a local kwokctl cluster started by the tests.
 	go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 40m ./test/e2e/...
 
+.PHONY: chaos
+chaos: tools build ## Chaos run (not in CI, ~15 min): >=5,000 pods while the controller is SIGKILLed 50 times, the leader 5 times, kube-apiserver restarted twice (CHAOS_ARGS; test/chaos/RESULTS.md).
+	go run ./test/chaos/cmd/chaos $(CHAOS_ARGS)
+
 .PHONY: verify
 verify: ## Regenerate everything and fail if the tree changed.
 	$(MAKE) generate manifests fmt
