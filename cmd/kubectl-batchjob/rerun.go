@@ -134,7 +134,7 @@ func buildRerun(orig *unstructured.Unstructured, name string, failedIndexes bool
 // status.completedIndexes.
 func indexesToRerun(job *unstructured.Unstructured) (string, error) {
 	mode, _, _ := unstructured.NestedString(job.Object, "spec", "completionMode")
-	completions, found, _ := unstructured.NestedInt64(job.Object, "spec", "completions")
+	completions, found := nestedInt(job.Object, "spec", "completions")
 	if mode != string(v1alpha1.IndexedCompletion) || !found {
 		return "", fmt.Errorf("--failed-indexes needs an Indexed BatchJob; %s is %s", job.GetName(), orDefault(mode, "NonIndexed"))
 	}
@@ -199,6 +199,24 @@ func stripGenerated(spec map[string]any) map[string]any {
 		}
 	}
 	return spec
+}
+
+// nestedInt reads a number whichever way it was decoded: int64 from the API server's
+// JSON, float64 from YAML or encoding/json.
+func nestedInt(obj map[string]any, path ...string) (int64, bool) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, path...)
+	if !found || err != nil {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), n == float64(int64(n))
+	}
+	return 0, false
 }
 
 func orDefault(s, def string) string {

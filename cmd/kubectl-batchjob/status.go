@@ -334,7 +334,7 @@ func pendingReason(p *corev1.Pod) string {
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return strings.TrimSpace("not scheduled: " + c.Reason + " " + c.Message)
+			return strings.TrimSuffix("not scheduled: "+c.Reason+": "+c.Message, ": ")
 		}
 	}
 	if p.Spec.NodeName == "" {
@@ -411,7 +411,7 @@ func writeFailures(b *strings.Builder, failures []failure, now time.Time) {
 	}
 	b.WriteString("Recent failures (newest first):\n")
 	for _, f := range failures {
-		when := "?"
+		when := "earlier"
 		if !f.Time.IsZero() {
 			when = duration.HumanDuration(now.Sub(f.Time.Time)) + " ago"
 		}
