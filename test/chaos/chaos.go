@@ -18,13 +18,11 @@ import (
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -168,17 +166,13 @@ func (d *driver) run(ctx context.Context, evidenceDir string) error {
 		}
 	}
 	d.ck = newChecker(namespace, tl)
-	informers, err := cache.New(restCfg, cache.Options{Scheme: scheme, ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}:           {Namespaces: map[string]cache.Config{namespace: {}}},
-		&v1alpha1.BatchJob{}:    {Namespaces: map[string]cache.Config{namespace: {}}},
-		&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{leaseNamespace: {}}},
-	}})
+	watcher, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return err
 	}
 	checkerCtx, stopChecker := context.WithCancel(ctx)
 	defer stopChecker()
-	if err := d.ck.run(checkerCtx, informers); err != nil {
+	if err := d.ck.run(checkerCtx, watcher); err != nil {
 		return err
 	}
 
@@ -275,7 +269,9 @@ func (d *driver) leaderPhase(ctx context.Context) error {
 		}
 		acquired, write, err := d.waitFailover(ctx, holder, 2*time.Minute)
 		if err != nil {
-			d.report.Violations = append(d.report.Violations, Violation{Invariant: InvFailover, Job: "-", Detail: err.Error()})
+			d.count(func(r *Report) {
+				r.Violations = append(r.Violations, Violation{Invariant: InvFailover, Job: "-", Detail: err.Error()})
+			})
 			continue
 		}
 		d.count(func(r *Report) {

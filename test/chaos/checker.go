@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,16 +10,13 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 )
 
 // The checker is independent of the controller: it shares only the API types. It watches
-// every pod and BatchJob of the workload namespace (informers, which relist after a watch
-// gap such as a kube-apiserver restart) and keeps, per job, what really happened to each
+// every pod and BatchJob of the workload namespace (listwatch.go) and keeps, per job, what really happened to each
 // of its pods. Invariants that hold at every moment (active pods ≤ parallelism) are checked
 // on each event; the rest are checked once the run has settled (verify.go).
 
@@ -112,6 +108,7 @@ type Checker struct {
 	online   []Violation
 	leases   []leaseRec
 	waiters  []*writeWaiter
+	paused   int // Lists being applied: no parallelism check meanwhile
 	writes   int // controller writes seen (pod creations, finalizer removals, status writes)
 	events   int
 	timeline *Timeline
@@ -124,55 +121,9 @@ func newChecker(ns string, tl *Timeline) *Checker {
 	}
 }
 
-// run starts the informers on c and returns once they have synced.
-func (ck *Checker) run(ctx context.Context, c cache.Cache) error {
-	handlers := []struct {
-		obj client.Object
-		fn  toolscache.ResourceEventHandlerFuncs
-	}{
-		{&corev1.Pod{}, toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { ck.onPod(o, false) },
-			UpdateFunc: func(_, o any) { ck.onPod(o, false) },
-			DeleteFunc: func(o any) { ck.onPod(o, true) },
-		}},
-		{&v1alpha1.BatchJob{}, toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { ck.onJob(o, false) },
-			UpdateFunc: func(_, o any) { ck.onJob(o, false) },
-			DeleteFunc: func(o any) { ck.onJob(o, true) },
-		}},
-		{&coordinationv1.Lease{}, toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { ck.onLease(o) },
-			UpdateFunc: func(_, o any) { ck.onLease(o) },
-		}},
-	}
-	for _, h := range handlers {
-		inf, err := c.GetInformer(ctx, h.obj)
-		if err != nil {
-			return err
-		}
-		if _, err := inf.AddEventHandler(h.fn); err != nil {
-			return err
-		}
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return fmt.Errorf("checker informers did not sync")
-	}
-	return nil
-}
-
 func parseRV(rv string) uint64 {
 	n, _ := strconv.ParseUint(rv, 10, 64)
 	return n
-}
-
-// unwrap returns the object of a delete event and whether it was a tombstone (the watch
-// missed the deletion, so the object is the last state seen before the gap).
-func unwrap(o any) (any, bool) {
-	if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-		return t.Obj, true
-	}
-	return o, false
 }
 
 func (ck *Checker) jobFor(uid types.UID) *jobRec {
@@ -193,8 +144,7 @@ func podJobUID(p *corev1.Pod) types.UID {
 	return types.UID(p.Labels[v1alpha1.ControllerUIDLabel])
 }
 
-func (ck *Checker) onPod(o any, deleted bool) {
-	o, tomb := unwrap(o)
+func (ck *Checker) onPod(o client.Object, deleted, tomb bool) {
 	p, ok := o.(*corev1.Pod)
 	if !ok || p.Namespace != ck.ns {
 		return
@@ -203,6 +153,16 @@ func (ck *Checker) onPod(o any, deleted bool) {
 	ck.mu.Lock()
 	defer ck.mu.Unlock()
 	ck.events++
+	if tomb {
+		// Removed while the watch was down: only its last seen state is known.
+		if r := ck.pods[p.UID]; r != nil && !r.gone {
+			r.gone, r.goneUnknown = true, true
+			j := ck.jobs[r.jobUID]
+			j.note(ck.start, "pod %s removed during a watch gap (last phase %s, finalizer %v)", r.name, r.phase, r.hasFinalizer)
+			ck.updateActive(j, r, now)
+		}
+		return
+	}
 	rv := parseRV(p.ResourceVersion)
 	jobUID := podJobUID(p)
 	if jobUID == "" {
@@ -252,8 +212,8 @@ func (ck *Checker) onPod(o any, deleted bool) {
 		r.endAt = now
 	}
 	if deleted {
-		r.gone, r.goneUnknown = true, tomb
-		j.note(ck.start, "pod %s removed (tombstone %v, phase %s, finalizer %v)", p.Name, tomb, r.phase, r.hasFinalizer)
+		r.gone = true
+		j.note(ck.start, "pod %s removed (phase %s, finalizer %v)", p.Name, r.phase, r.hasFinalizer)
 	}
 	ck.updateActive(j, r, now)
 }
@@ -275,6 +235,9 @@ func (ck *Checker) updateActive(j *jobRec, r *podRec, now time.Time) {
 }
 
 func (ck *Checker) checkLimit(j *jobRec, now time.Time) {
+	if ck.paused > 0 {
+		return
+	}
 	if j.lowerTo >= 0 && j.active <= j.lowerTo {
 		j.limit, j.lowerTo = j.lowerTo, -1
 	}
@@ -314,8 +277,7 @@ func finishing(c v1alpha1.JobConditionType) bool {
 	return false
 }
 
-func (ck *Checker) onJob(o any, deleted bool) {
-	o, tomb := unwrap(o)
+func (ck *Checker) onJob(o client.Object, deleted, tomb bool) {
 	bj, ok := o.(*v1alpha1.BatchJob)
 	if !ok || bj.Namespace != ck.ns {
 		return
@@ -331,6 +293,9 @@ func (ck *Checker) onJob(o any, deleted bool) {
 	if deleted {
 		j.deletedAt, j.goneUnknown = now, tomb
 		j.note(ck.start, "job removed (tombstone %v)", tomb)
+		if !tomb {
+			j.last = bj.DeepCopy()
+		}
 	} else {
 		if j.last != nil && j.last.Generation == bj.Generation && j.last.ResourceVersion != bj.ResourceVersion {
 			ck.controllerWrite(rv, now)
@@ -400,7 +365,7 @@ func condString(cs []v1alpha1.JobCondition) string {
 	return s
 }
 
-func (ck *Checker) onLease(o any) {
+func (ck *Checker) onLease(o client.Object) {
 	l, ok := o.(*coordinationv1.Lease)
 	if !ok || l.Name != leaseName {
 		return

@@ -182,13 +182,13 @@ func (ck *Checker) verifyJob(j *jobRec, outcomes map[string]int) []Violation {
 	if j.overLimit > 0 {
 		add(InvActiveAboveParallelism, "%d observations, first %s", j.overLimit, j.overFirst)
 	}
-	reason := ""
+	found, reason := false, ""
 	for _, c := range st.Conditions {
 		if c.Type == spec.wantType && c.Status == corev1.ConditionTrue {
-			reason = c.Reason
+			found, reason = true, c.Reason
 		}
 	}
-	if !complete && !failed || reason == "" || spec.wantReason != "" && reason != spec.wantReason {
+	if !found || spec.wantReason != "" && reason != spec.wantReason {
 		add(InvTerminalCondition, "want %s %s, have conditions %s (active %d, succeeded %d, failed %d)",
 			spec.wantType, spec.wantReason, condString(st.Conditions), st.Active, st.Succeeded, st.Failed)
 	}

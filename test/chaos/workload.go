@@ -76,7 +76,8 @@ func kinds(size int, cycle int) map[string]*jobSpec {
 			}
 		}},
 		"backoff": {wantType: v1alpha1.JobFailed, wantReason: v1alpha1.ReasonBackoffLimitExceeded, build: func(b *v1alpha1.BatchJob) {
-			shape(b, 4, 2, "1s", 1)
+			// Four pods fail together: one more than the limit, no backoff wait.
+			shape(b, 4, 4, "1s", 1)
 			b.Spec.BackoffLimit = ptr.To[int32](3)
 		}},
 		"pfp-failjob": {wantType: v1alpha1.JobFailed, wantReason: v1alpha1.ReasonPodFailurePolicy, build: func(b *v1alpha1.BatchJob) {
