@@ -26,7 +26,8 @@ func newRerunCommand(o *rootOptions) *cobra.Command {
 		Use:   "rerun NAME [--failed-indexes]",
 		Short: "Run a BatchJob again, as a new BatchJob NAME-rerun-N with the same spec",
 		Long: `Create a new BatchJob from NAME's spec (without the generated selector and labels), named
-NAME-rerun-N with N the next free number and labelled batchjob.dev/rerun-of=NAME.
+NAME-rerun-N with N the next free number and labelled batchjob.dev/rerun-of=NAME. The new
+BatchJob is not suspended, even if NAME is.
 
 With --failed-indexes, NAME must be Indexed: the new BatchJob runs only the indexes that
 failed or never succeeded (spec.completionIndexes), e.g. "3,7,9-12".`,
@@ -100,6 +101,9 @@ func buildRerun(orig *unstructured.Unstructured, name string, failedIndexes bool
 		return nil, fmt.Errorf("BatchJob %s has no readable spec: %v", orig.GetName(), err)
 	}
 	spec = stripGenerated(deepCopyMap(spec))
+	// A rerun is meant to run: a suspended original (suspended by hand, or by a queue)
+	// does not make a suspended rerun.
+	delete(spec, "suspend")
 	out := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
 	out.SetAPIVersion(v1alpha1.GroupVersion.String())
 	out.SetKind("BatchJob")

@@ -69,6 +69,7 @@ spec:
   parallelism: 3
   backoffLimitPerIndex: 1
   manualSelector: false
+  suspend: true
   selector:
     matchLabels: {batchjob.dev/controller-uid: 11111111-2222-3333-4444-555555555555}
   template:
