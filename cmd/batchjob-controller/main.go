@@ -129,8 +129,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	r := controller.NewReconciler(mgr, clock.RealClock{})
-	r.SyncBatchPeriod, r.StatusBatchPeriod = o.syncBatchPeriod, o.statusBatchPeriod
+	r := controller.NewReconciler(mgr, controller.Options{
+		Clock:             clock.RealClock{},
+		SyncBatchPeriod:   o.syncBatchPeriod,
+		StatusBatchPeriod: o.statusBatchPeriod,
+	})
 	if err := r.SetupWithManager(mgr, o.concurrentSyncs); err != nil {
 		return err
 	}

@@ -2,13 +2,15 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/indexset"
@@ -23,14 +25,13 @@ import (
 // bookkeeping-only write (plan.Deferrable) waits, with its finalizer removals, for the
 // job's next write token.
 func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.Result) (ctrl.Result, error) {
-	key := client.ObjectKeyFromObject(job)
 	deleteUIDs := make([]types.UID, 0, len(out.Delete))
 	for _, d := range out.Delete {
 		deleteUIDs = append(deleteUIDs, d.Pod.UID)
 	}
-	r.mem.expect(key, job.UID, len(out.Create), deleteUIDs)
+	r.mem.expect(job.UID, len(out.Create), deleteUIDs)
 	if err := r.deletePods(ctx, job, out.Delete); err != nil {
-		r.mem.creationObserved(key, job.UID, len(out.Create)) // never issued
+		r.mem.creationObserved(job.UID, len(out.Create)) // never issued
 		return ctrl.Result{}, err
 	}
 	notCreated, createErr := r.createPods(ctx, job, out.Create, out.CreateReason)
@@ -46,7 +47,7 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 		changed = !equality.Semantic.DeepEqual(withoutDuration(status), withoutDuration(job.Status))
 	}
 	if createErr == nil && changed && plan.Deferrable(job, out) {
-		if wait := r.writes.delay(key); wait > 0 {
+		if wait := r.mem.writeDelay(job.UID); wait > 0 {
 			// A busy job's bookkeeping: fold it, and its finalizer removals, into the next
 			// write, at the latest when the next token is due.
 			ctrl.LoggerFrom(ctx).V(4).Info("Deferring bookkeeping status write", "wait", wait)
@@ -65,7 +66,12 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 	if out.TTLExpired {
 		ttlErr = r.deleteExpired(ctx, job)
 	}
-	return ctrl.Result{RequeueAfter: out.RequeueAfter}, joinErrors(createErr, finalizerErr, ttlErr)
+	err := joinErrors(createErr, finalizerErr, ttlErr)
+	if err == nil && out.MoreWork {
+		// The pass hit a per-pass cap: carry on at once (rate limited by the work queue).
+		return ctrl.Result{Requeue: true}, nil
+	}
+	return ctrl.Result{RequeueAfter: out.RequeueAfter}, err
 }
 
 // writeStatus stores status with one full update of the status subresource, optimistic on
@@ -73,12 +79,11 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 // Only after it succeeded (or none was needed) are the backoff record, the finished mark and
 // the per-pass metrics kept.
 func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatus, changed bool, out *plan.Result) error {
-	key := client.ObjectKeyFromObject(job)
 	rv := job.ResourceVersion
 	if changed {
 		updated := job.DeepCopy()
 		updated.Status = status
-		r.writes.take(key)
+		r.mem.takeWrite(job.UID)
 		if err := r.Client.Status().Update(ctx, updated); err != nil {
 			return err
 		}
@@ -87,7 +92,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 			"succeeded", status.Succeeded, "failed", status.Failed)
 	}
 	finished := changed && out.Finished != nil
-	r.mem.wrote(key, job.UID, rv, finished, out.Backoff)
+	r.mem.wrote(job.UID, rv, finished, out.Backoff)
 	mode := completionMode(job)
 	if finished {
 		result, log := metrics.ResultFailed, ctrl.LoggerFrom(ctx)
@@ -149,36 +154,57 @@ func (r *Reconciler) removeFinalizers(ctx context.Context, job *v1alpha1.BatchJo
 	if len(pods) == 0 {
 		return nil
 	}
-	key := client.ObjectKeyFromObject(job)
 	uids := make([]types.UID, 0, len(pods))
 	for _, p := range pods {
 		uids = append(uids, p.UID)
 	}
-	r.mem.expectFinalizerRemovals(key, job.UID, uids)
+	r.mem.expectFinalizerRemovals(job.UID, uids)
 	errs := parallel(len(pods), func(i int) error {
 		err := stripFinalizer(ctx, r.Client, pods[i])
 		if err != nil {
-			r.mem.finalizerRemovalObserved(key, job.UID, pods[i].UID) // not removed; retry later
+			r.mem.finalizerRemovalObserved(job.UID, pods[i].UID) // not removed; retry later
 		}
 		return err
 	})
 	return joinErrors(errs...)
 }
 
-// parallel runs f(0..n-1) concurrently and returns their errors.
+// maxInFlight bounds the requests one pass has in flight at once. A pass writes at most
+// a few hundred pods (plan's per-pass caps); the client's rate limiter paces them anyway,
+// so more goroutines would only wait, each holding its pod.
+const maxInFlight = 32
+
+// parallel runs f(0..n-1) on at most maxInFlight goroutines and returns their errors. A
+// panic in f becomes that call's error: these goroutines are outside controller-runtime's
+// panic recovery, and one bad pod must not take the process down.
 func parallel(n int, f func(i int) error) []error {
 	errs := make([]error, n)
-	done := make(chan struct{}, n)
-	for i := range n {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, maxInFlight) {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
-			errs[i] = f(i)
+			defer wg.Done()
+			for i := range next {
+				errs[i] = recovered(i, f)
+			}
 		}()
 	}
-	for range n {
-		<-done
+	for i := range n {
+		next <- i
 	}
+	close(next)
+	wg.Wait()
 	return errs
+}
+
+func recovered(i int, f func(i int) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return f(i)
 }
 
 // earliest is the shorter of two timers, where zero means none.

@@ -159,16 +159,15 @@ func (r *Reconciler) release(ctx context.Context, job *v1alpha1.BatchJob, pod *c
 // still matches (a manualSelector not based on our label) is left as it is: it is owned,
 // but invisible to this controller until it carries the controller-uid label again.
 func (r *Reconciler) releasePodsLeftCache(ctx context.Context, job *v1alpha1.BatchJob, sel labels.Selector) error {
-	key := client.ObjectKeyFromObject(job)
 	var errs []error
-	for _, name := range r.mem.takePodsLeftCache(key, job.UID) {
+	for _, name := range r.mem.takePodsLeftCache(job.UID) {
 		pod := &corev1.Pod{}
 		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: name}, pod)
 		switch {
 		case apierrors.IsNotFound(err):
 			continue
 		case err != nil:
-			r.mem.podLeftCache(key, job.UID, name) // try again next pass
+			r.mem.podLeftCache(job.UID, name) // try again next pass
 			errs = append(errs, err)
 			continue
 		}
@@ -177,7 +176,7 @@ func (r *Reconciler) releasePodsLeftCache(ctx context.Context, job *v1alpha1.Bat
 			continue
 		}
 		if err := r.release(ctx, job, pod); err != nil {
-			r.mem.podLeftCache(key, job.UID, name)
+			r.mem.podLeftCache(job.UID, name)
 			errs = append(errs, err)
 		}
 	}

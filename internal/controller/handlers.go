@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -28,14 +30,19 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 // many pod updates fold into one pass (upstream delays every pod-triggered sync by 1 s).
 type podHandler struct {
 	client client.Reader
-	mem    *expectations
-	budget *tokenBudget
+	mem    *jobMemory
 }
 
-// enqueue adds a pass of key now or, for a busy job, when its budget allows.
-func (h *podHandler) enqueue(q queue, key types.NamespacedName) {
+// enqueue adds a pass of the job key, whose UID the event names, now or, for a busy job,
+// when its budget allows. An event about a pod of an older job of the same name (deleted
+// and re-created) is not the live job's business: its pods are listed by UID, and the
+// orphan reconciler strips the finalizers of pods whose job is gone.
+func (h *podHandler) enqueue(q queue, key types.NamespacedName, uid types.UID) {
+	if !h.mem.isLive(key, uid) {
+		return
+	}
 	req := reconcile.Request{NamespacedName: key}
-	if d := h.budget.delay(key); d > 0 {
+	if d := h.mem.passDelay(uid); d > 0 {
 		q.AddAfter(req, d)
 		return
 	}
@@ -50,11 +57,11 @@ func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client
 	recordTrackingFinalizer(nil, pod)
 	if ref := controllerRefOf(pod); ref != nil {
 		key := types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}
-		h.mem.creationObserved(key, ref.UID, 1)
+		h.mem.creationObserved(ref.UID, 1)
 		if pod.DeletionTimestamp != nil {
-			h.mem.deletionObserved(key, ref.UID, pod.UID)
+			h.mem.deletionObserved(ref.UID, pod.UID)
 		}
-		h.enqueue(q, key)
+		h.enqueue(q, key, ref.UID)
 		return
 	}
 	h.enqueueMatchingJobs(ctx, pod, q)
@@ -71,20 +78,20 @@ func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client
 	if newRef != nil {
 		key := types.NamespacedName{Namespace: newPod.Namespace, Name: newRef.Name}
 		if newPod.DeletionTimestamp != nil && oldPod.DeletionTimestamp == nil {
-			h.mem.deletionObserved(key, newRef.UID, newPod.UID)
+			h.mem.deletionObserved(newRef.UID, newPod.UID)
 		}
 		if !jobpod.HasFinalizer(newPod) {
-			h.mem.finalizerRemovalObserved(key, newRef.UID, newPod.UID)
+			h.mem.finalizerRemovalObserved(newRef.UID, newPod.UID)
 		}
-		h.enqueue(q, key)
+		h.enqueue(q, key, newRef.UID)
 	}
 	if oldRef != nil && (newRef == nil || oldRef.UID != newRef.UID) {
 		// Released or re-parented: the old owner must recount, and its pending removal
 		// for this pod can never be observed through it any more.
 		key := types.NamespacedName{Namespace: oldPod.Namespace, Name: oldRef.Name}
-		h.mem.finalizerRemovalObserved(key, oldRef.UID, oldPod.UID)
-		h.mem.deletionObserved(key, oldRef.UID, oldPod.UID)
-		h.enqueue(q, key)
+		h.mem.finalizerRemovalObserved(oldRef.UID, oldPod.UID)
+		h.mem.deletionObserved(oldRef.UID, oldPod.UID)
+		h.enqueue(q, key, oldRef.UID)
 	}
 	if newRef == nil && metav1.GetControllerOfNoCopy(newPod) == nil {
 		h.enqueueMatchingJobs(ctx, newPod, q)
@@ -111,11 +118,11 @@ func (h *podHandler) Delete(ctx context.Context, e event.TypedDeleteEvent[client
 		// reported deleted too (in its previous state, labels included). Only an immediate
 		// deletion also comes without a deletionTimestamp; the next pass tells the two apart
 		// with one GET and releases a pod that still exists but no longer matches.
-		h.mem.podLeftCache(key, ref.UID, pod.Name)
+		h.mem.podLeftCache(ref.UID, pod.Name)
 	}
-	h.mem.deletionObserved(key, ref.UID, pod.UID)
-	h.mem.finalizerRemovalObserved(key, ref.UID, pod.UID)
-	h.enqueue(q, key)
+	h.mem.deletionObserved(ref.UID, pod.UID)
+	h.mem.finalizerRemovalObserved(ref.UID, pod.UID)
+	h.enqueue(q, key, ref.UID)
 }
 
 func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], queue) {}
@@ -123,16 +130,23 @@ func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Obj
 // enqueueMatchingJobs enqueues every BatchJob of pod's namespace whose selector matches the
 // orphan pod, so it can adopt it.
 func (h *podHandler) enqueueMatchingJobs(ctx context.Context, pod *corev1.Pod, q queue) {
-	for _, job := range matchingJobs(ctx, h.client, pod) {
+	jobs, err := matchingJobs(ctx, h.client, pod)
+	if err != nil {
+		// The cache answers lists from memory; this only fails before it is synced, and
+		// the initial list of BatchJobs brings every job for a pass anyway.
+		ctrl.LoggerFrom(ctx).Error(err, "Listing BatchJobs that may adopt a pod", "pod", klog.KObj(pod))
+		return
+	}
+	for _, job := range jobs {
 		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}})
 	}
 }
 
 // matchingJobs lists the cached BatchJobs of pod's namespace whose selector matches pod.
-func matchingJobs(ctx context.Context, c client.Reader, pod *corev1.Pod) []*v1alpha1.BatchJob {
+func matchingJobs(ctx context.Context, c client.Reader, pod *corev1.Pod) ([]*v1alpha1.BatchJob, error) {
 	var list v1alpha1.BatchJobList
 	if err := c.List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
-		return nil
+		return nil, err
 	}
 	var out []*v1alpha1.BatchJob
 	for i := range list.Items {
@@ -146,7 +160,7 @@ func matchingJobs(ctx context.Context, c client.Reader, pod *corev1.Pod) []*v1al
 		}
 		out = append(out, job)
 	}
-	return out
+	return out, nil
 }
 
 // recordTrackingFinalizer counts terminal pods gaining or losing the tracking finalizer.
@@ -187,7 +201,7 @@ func (h *jobStatusHandler) Generic(context.Context, event.TypedGenericEvent[clie
 
 func (h *jobStatusHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q queue) {
 	if statusOnly(e.ObjectOld, e.ObjectNew) {
-		h.pods.enqueue(q, client.ObjectKeyFromObject(e.ObjectNew))
+		h.pods.enqueue(q, client.ObjectKeyFromObject(e.ObjectNew), e.ObjectNew.GetUID())
 	}
 }
 

@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -35,8 +37,13 @@ func (o *orphanReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, nil
 	}
 	strip, err := o.shouldStrip(ctx, pod)
-	if err != nil || !strip {
-		return reconcile.Result{}, err
+	if err != nil {
+		return reconcile.Result{}, err // retried with backoff; nothing is stripped on an error
+	}
+	if !strip {
+		// A live job should adopt (or already counts) it. Look again later in case it
+		// never does; BatchJob updates that change the answer requeue it sooner.
+		return reconcile.Result{RequeueAfter: orphanRecheck}, nil
 	}
 	if err := stripFinalizer(ctx, o.client, pod); err != nil {
 		return reconcile.Result{}, err
@@ -51,9 +58,13 @@ func (o *orphanReconciler) shouldStrip(ctx context.Context, pod *corev1.Pod) (bo
 		if hasAnyController(pod) {
 			return false, nil // someone else's pod; not ours to touch
 		}
-		for _, job := range matchingJobs(ctx, o.client, pod) {
-			if job.IsManagedByThisController() && job.DeletionTimestamp == nil && !job.Status.IsFinished() {
-				return false, nil // that job will adopt it
+		jobs, err := matchingJobs(ctx, o.client, pod)
+		if err != nil {
+			return false, err
+		}
+		for _, job := range jobs {
+			if willAdopt(job) {
+				return false, nil
 			}
 		}
 		return true, nil
@@ -75,24 +86,60 @@ func (o *orphanReconciler) shouldStrip(ctx context.Context, pod *corev1.Pod) (bo
 	}
 }
 
-// jobPodsHandler enqueues, for the orphan reconciler, the pods of a deleted BatchJob that
-// still carry the tracking finalizer.
+// orphanRecheck is how often a pod left to a job that should adopt it is looked at again.
+const orphanRecheck = time.Minute
+
+// willAdopt reports whether job would adopt a matching orphan on its next pass.
+func willAdopt(job *v1alpha1.BatchJob) bool {
+	return job.IsManagedByThisController() && job.DeletionTimestamp == nil && !job.Status.IsFinished()
+}
+
+// jobPodsHandler enqueues, for the orphan reconciler, the pods whose fate a BatchJob event
+// may decide: those of a deleted BatchJob that still carry the tracking finalizer, and
+// orphans with the finalizer that a job stopped being willing to adopt (it finished, is
+// being deleted, or was handed to another controller).
 func (o *orphanReconciler) jobPodsHandler() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[client.Object], q queue) {
 			if job, ok := e.Object.(*v1alpha1.BatchJob); ok {
 				o.enqueuePods(ctx, job, q)
+				o.enqueueOrphans(ctx, job, q)
+			}
+		},
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q queue) {
+			oldJob, ok1 := e.ObjectOld.(*v1alpha1.BatchJob)
+			newJob, ok2 := e.ObjectNew.(*v1alpha1.BatchJob)
+			if ok1 && ok2 && willAdopt(oldJob) && !willAdopt(newJob) {
+				o.enqueueOrphans(ctx, newJob, q)
 			}
 		},
 	}
 }
 
+// enqueueOrphans enqueues the pods without a controller in job's namespace that carry the
+// tracking finalizer.
+func (o *orphanReconciler) enqueueOrphans(ctx context.Context, job *v1alpha1.BatchJob, q queue) {
+	var pods corev1.PodList
+	if err := o.client.List(ctx, &pods, client.InNamespace(job.Namespace), client.UnsafeDisableDeepCopy,
+		client.MatchingFields{PodControllerUIDIndex: noController}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing orphan pods", "batchjob", klog.KObj(job))
+		return
+	}
+	for i := range pods.Items {
+		if jobpod.HasFinalizer(&pods.Items[i]) {
+			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pods.Items[i])})
+		}
+	}
+}
+
 // Whatever the deleted job's managedBy was: once it is gone nobody will count its pods,
-// as upstream strips them after a Job delete (JC:649, JC:836-861).
+// as upstream strips them after a Job delete (Controller.deleteJob and
+// Controller.cleanupPodFinalizers).
 func (o *orphanReconciler) enqueuePods(ctx context.Context, job *v1alpha1.BatchJob, q queue) {
 	var pods corev1.PodList
-	if err := o.client.List(ctx, &pods, client.InNamespace(job.Namespace),
+	if err := o.client.List(ctx, &pods, client.InNamespace(job.Namespace), client.UnsafeDisableDeepCopy,
 		client.MatchingFields{PodControllerUIDIndex: string(job.UID)}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing pods of a deleted BatchJob", "batchjob", klog.KObj(job))
 		return
 	}
 	for i := range pods.Items {

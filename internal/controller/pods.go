@@ -19,12 +19,11 @@ import (
 // deletePods deletes the planned pods concurrently. Scale-down and suspend deletions strip
 // the tracking finalizer first, so those pods are never counted. NotFound is success.
 func (r *Reconciler) deletePods(ctx context.Context, job *v1alpha1.BatchJob, dels []plan.Deletion) error {
-	key := client.ObjectKeyFromObject(job)
 	errs := parallel(len(dels), func(i int) error {
 		pod := dels[i].Pod
 		err := r.deletePod(ctx, pod, dels[i].StripFinalizerFirst)
 		if err != nil {
-			r.mem.deletionObserved(key, job.UID, pod.UID) // will not be observed
+			r.mem.deletionObserved(job.UID, pod.UID) // will not be observed
 			r.Recorder.Eventf(job, pod, corev1.EventTypeWarning, "FailedDelete", "DeletePod", "Error deleting: %v", err)
 			return fmt.Errorf("deleting pod %s: %w", klog.KObj(pod), err)
 		}
@@ -53,7 +52,6 @@ func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod, stripFirst 
 // rest of the batch still completes but later batches are skipped; their expectations are
 // lowered. It returns how many pods were not created, and the first error.
 func (r *Reconciler) createPods(ctx context.Context, job *v1alpha1.BatchJob, pods []*corev1.Pod, reason string) (int, error) {
-	key := client.ObjectKeyFromObject(job)
 	for start, batch := 0, 1; start < len(pods); start, batch = start+batch, batch*2 {
 		n := min(batch, len(pods)-start)
 		errs := parallel(n, func(i int) error { return r.createPod(ctx, job, pods[start+i], reason) })
@@ -65,7 +63,7 @@ func (r *Reconciler) createPods(ctx context.Context, job *v1alpha1.BatchJob, pod
 		}
 		if failed > 0 {
 			skipped := len(pods) - start - n
-			r.mem.creationObserved(key, job.UID, failed+skipped)
+			r.mem.creationObserved(job.UID, failed+skipped)
 			if skipped > 0 {
 				ctrl.LoggerFrom(ctx).V(2).Info("Slow-start skipped pod creations after a failure", "skipped", skipped)
 			}

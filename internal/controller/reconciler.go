@@ -32,6 +32,25 @@ type EventRecorder interface {
 	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
 }
 
+// Options configure a Reconciler. The zero value is upstream's behaviour with the real
+// clock and no coalescing.
+type Options struct {
+	// Clock drives decisions and expectation timeouts; the real clock when nil.
+	Clock clock.Clock
+	// QueueClock times the token buckets, whose delays the work queue waits out on the wall
+	// clock whatever Clock is; the real clock when nil.
+	QueueClock clock.PassiveClock
+	// PodFailureBackoff is the delay after the first pod failure; zero means upstream's 10s.
+	PodFailureBackoff time.Duration
+	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (a quiet one is
+	// synced at once); zero or less syncs on every event.
+	SyncBatchPeriod time.Duration
+	// StatusBatchPeriod is how often a busy BatchJob's bookkeeping-only status changes are
+	// written (see plan.Deferrable); zero or less writes every change at once. The flag's
+	// default is DefaultStatusBatchPeriod.
+	StatusBatchPeriod time.Duration
+}
+
 // Reconciler reconciles BatchJobs.
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
@@ -44,30 +63,29 @@ type Reconciler struct {
 	Plan func(plan.Input) plan.Result
 	// PodFailureBackoff is the delay after the first pod failure; zero means upstream's 10s.
 	PodFailureBackoff time.Duration
-	// SyncBatchPeriod is how often a busy BatchJob is synced for pod events (see
-	// tokenBudget); zero (NewReconciler's default) syncs on every event.
-	SyncBatchPeriod time.Duration
-	// StatusBatchPeriod is how often a busy BatchJob's bookkeeping-only status changes
-	// are written (see plan.Deferrable); NewReconciler sets DefaultStatusBatchPeriod, zero
-	// writes every change at once.
-	StatusBatchPeriod time.Duration
 
-	mem    *expectations
-	budget *tokenBudget // pod-event passes
-	writes *tokenBudget // status writes
+	// mem is everything remembered about jobs between passes, keyed by UID.
+	mem *jobMemory
 }
 
-// NewReconciler returns a Reconciler using the manager's clients, recorder and c.
-func NewReconciler(mgr ctrl.Manager, c clock.Clock) *Reconciler {
+// NewReconciler returns a Reconciler using the manager's clients and recorder.
+func NewReconciler(mgr ctrl.Manager, opts Options) *Reconciler {
+	c := opts.Clock
+	if c == nil {
+		c = clock.RealClock{}
+	}
+	var queueClock clock.PassiveClock = clock.RealClock{}
+	if opts.QueueClock != nil {
+		queueClock = opts.QueueClock
+	}
 	return &Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  newSimilarEvents(mgr.GetEventRecorder(ControllerName), c),
-		Clock:     c,
-		Plan:      plan.Plan,
-		// The flags' defaults: pod events at once, bookkeeping batched.
-		StatusBatchPeriod: DefaultStatusBatchPeriod,
-		mem:               newExpectations(c),
+		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
+		Recorder:          newSimilarEvents(mgr.GetEventRecorder(ControllerName), c),
+		Clock:             c,
+		Plan:              plan.Plan,
+		PodFailureBackoff: opts.PodFailureBackoff,
+		mem:               newJobMemory(c, queueClock, opts.SyncBatchPeriod, opts.StatusBatchPeriod),
 	}
 }
 
@@ -77,16 +95,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	job := &v1alpha1.BatchJob{}
 	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
 		if apierrors.IsNotFound(err) {
-			// Gone: forget its expectations, backoff and finished mark. Its pods' finalizers
-			// are stripped by the orphan reconciler.
+			// Gone: forget what was remembered about it. Its pods' finalizers are stripped
+			// by the orphan reconciler.
 			r.mem.forget(req.NamespacedName)
-			r.budget.forget(req.NamespacedName)
-			r.writes.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
-	r.budget.take(req.NamespacedName)
+	r.mem.begin(req.NamespacedName, job.UID)
 	action, res, err := r.sync(ctx, job)
 	result := metrics.ResultSuccess
 	if err != nil {
@@ -101,22 +117,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // sync is one pass on a job read from the cache; it returns the metrics action label.
 func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
-	key := client.ObjectKeyFromObject(job)
 	if !job.IsManagedByThisController() {
+		// Its pods and status are another controller's; only the TTL of a finished job is
+		// enforced, as upstream's TTL-after-finished controller does for any Job.
 		log.V(4).Info("Skipping BatchJob managed by another controller", "managedBy", *job.Spec.ManagedBy)
-		return metrics.ActionReconciling, ctrl.Result{}, nil
+		res, err := r.enforceTTL(ctx, job)
+		return metrics.ActionReconciling, res, err
 	}
-	finished := job.Status.IsFinished()
-	if r.mem.stale(key, job.UID, job.ResourceVersion, finished) {
+	// Memory is read before pods are listed: a pod seen after this point can only make the
+	// list newer than what the expectations assume.
+	mem := r.mem.snapshot(job.UID, job.ResourceVersion, job.Status.IsFinished())
+	if mem.stale {
 		log.V(4).Info("Skipping pass on a cached BatchJob older than the controller's last write")
 		return metrics.ActionReconciling, ctrl.Result{RequeueAfter: staleRecheck}, nil
 	}
 	if job.Spec.Selector == nil {
 		return metrics.ActionReconciling, ctrl.Result{}, r.writeGeneratedSelector(ctx, job)
 	}
-	// Expectations are read before pods are listed: a pod seen after this point can only
-	// make the list newer than what the expectations assume.
-	satisfied := r.mem.satisfied(key, job.UID)
 	pods, err := r.claimPods(ctx, job)
 	if err != nil {
 		return metrics.ActionReconciling, ctrl.Result{}, err
@@ -127,15 +144,15 @@ func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, 
 		Job:                     working,
 		Pods:                    pods,
 		Now:                     r.Clock.Now(),
-		ExpectationsSatisfied:   satisfied,
-		FinalizerRemovalPending: r.mem.pendingFinalizerRemovals(key, job.UID),
-		Backoff:                 r.mem.backoff(key, job.UID),
+		ExpectationsSatisfied:   mem.satisfied,
+		FinalizerRemovalPending: mem.finalizerRemovalPending,
+		Backoff:                 mem.backoff,
 		PodFailureBackoff:       r.PodFailureBackoff,
 	}
 	out := r.Plan(in)
 	log.V(4).Info("Planned pass", "pods", len(pods), "create", len(out.Create), "delete", len(out.Delete),
 		"removeFinalizers", len(out.RemoveFinalizers), "statusChanged", out.StatusChanged,
-		"satisfied", satisfied, "requeueAfter", out.RequeueAfter)
+		"satisfied", mem.satisfied, "requeueAfter", out.RequeueAfter, "more", out.MoreWork)
 	res, err := r.act(ctx, working, &out)
 	return actionOf(&out), res, err
 }

@@ -48,6 +48,6 @@ func (r *Reconciler) writeGeneratedSelector(ctx context.Context, job *v1alpha1.B
 		return err
 	}
 	log.V(4).Info("Wrote the generated selector")
-	r.mem.wrote(client.ObjectKeyFromObject(job), job.UID, updated.ResourceVersion, false, nil)
+	r.mem.wrote(job.UID, updated.ResourceVersion, false, nil)
 	return nil
 }

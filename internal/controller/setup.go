@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -22,12 +21,11 @@ import (
 )
 
 // RBAC for exactly what the controllers and the manager do.
-// +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs/status,verbs=update
 // +kubebuilder:rbac:groups=batchjob.dev,resources=batchjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
@@ -70,10 +68,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, PodControllerUIDIndex, indexPodController); err != nil {
 		return err
 	}
-	// The budgets time work-queue delays, which run on the wall clock whatever r.Clock is.
-	r.budget = newTokenBudget(clock.RealClock{}, r.SyncBatchPeriod, quietPasses)
-	r.writes = newTokenBudget(clock.RealClock{}, r.StatusBatchPeriod, quietWrites)
-	pods := &podHandler{client: r.Client, mem: r.mem, budget: r.budget}
+	pods := &podHandler{client: r.Client, mem: r.mem}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1alpha1.BatchJob{}, builder.WithPredicates(notStatusOnly)).

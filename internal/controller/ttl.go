@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -11,6 +12,15 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/metrics"
 	"github.com/batchjob-dev/batchjob/internal/plan"
 )
+
+// enforceTTL deletes a finished job whose TTL ran out, or looks again when it will.
+func (r *Reconciler) enforceTTL(ctx context.Context, job *v1alpha1.BatchJob) (ctrl.Result, error) {
+	left, expired := plan.TTLDue(job, r.Clock.Now())
+	if expired {
+		return ctrl.Result{}, r.deleteExpired(ctx, job)
+	}
+	return ctrl.Result{RequeueAfter: left}, nil
+}
 
 // deleteExpired re-reads job from the API server (the cache may hold an old TTL or a
 // re-created job), re-checks the expiry and deletes it in the foreground with a UID

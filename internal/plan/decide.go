@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,18 +83,18 @@ func (p *pass) pastBackoffLimitOnFailure() bool {
 	if p.job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
 		return false
 	}
-	restarts := int32(0)
+	restarts := int64(0)
 	for _, pod := range p.in.Pods {
 		if pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodPending {
 			for _, cs := range pod.Status.InitContainerStatuses {
-				restarts += cs.RestartCount
+				restarts += int64(cs.RestartCount)
 			}
 			for _, cs := range pod.Status.ContainerStatuses {
-				restarts += cs.RestartCount
+				restarts += int64(cs.RestartCount)
 			}
 		}
 	}
-	if limit := *p.job.Spec.BackoffLimit; limit > 0 {
+	if limit := int64(*p.job.Spec.BackoffLimit); limit > 0 {
 		return restarts >= limit
 	}
 	return restarts > 0
@@ -103,8 +104,17 @@ func (p *pass) deadlineLeft() time.Duration {
 	if p.st.StartTime == nil {
 		return 0
 	}
-	allowed := time.Duration(*p.job.Spec.ActiveDeadlineSeconds) * time.Second
-	return allowed - p.in.Now.Sub(p.st.StartTime.Time)
+	return seconds(*p.job.Spec.ActiveDeadlineSeconds) - p.in.Now.Sub(p.st.StartTime.Time)
+}
+
+// seconds converts a count of seconds to a Duration, saturating at the largest Duration
+// (about 292 years) instead of overflowing into the past: a huge activeDeadlineSeconds
+// is a deadline that never comes, never an instant DeadlineExceeded.
+func seconds(s int64) time.Duration {
+	if s > int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(s) * time.Second
 }
 
 func (p *pass) pastActiveDeadline() bool {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -164,7 +165,7 @@ func (p *pass) podsForRemoval(rmAtLeast int) []*corev1.Pod {
 
 func (p *pass) badIndexPods() (rm, left []*corev1.Pod) {
 	pods := slices.Clone(p.active)
-	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int { return jobpod.Index(a) - jobpod.Index(b) })
+	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int { return cmp.Compare(jobpod.Index(a), jobpod.Index(b)) })
 	for start := 0; start < len(pods); {
 		ix := jobpod.Index(pods[start])
 		if ix >= p.completions {

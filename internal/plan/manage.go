@@ -1,7 +1,11 @@
 package plan
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
@@ -12,7 +16,7 @@ import (
 // finalizers stay so the protocol counts them (as failed for a failure). Without
 // satisfied expectations a pod may be missing from the cache, so the decision waits.
 func (p *pass) terminateActive() {
-	for _, pod := range p.active {
+	for _, pod := range p.capDeletions(p.active) {
 		p.deletePod(pod, false)
 	}
 	if !p.in.ExpectationsSatisfied {
@@ -27,6 +31,16 @@ func (p *pass) deletePod(pod *corev1.Pod, stripFirst bool) {
 	if jobpod.IsReady(pod) {
 		p.ready--
 	}
+}
+
+// capDeletions keeps the first maxPodCreateDeletePerPass pods, as upstream deletes at
+// most MaxPodCreateDeletePerSync per sync; the rest wait for the next pass.
+func (p *pass) capDeletions(pods []*corev1.Pod) []*corev1.Pod {
+	if len(pods) > maxPodCreateDeletePerPass {
+		p.res.MoreWork = true
+		return pods[:maxPodCreateDeletePerPass]
+	}
+	return pods
 }
 
 // manage runs manageJob when the cache can be trusted and the job is not being deleted,
@@ -73,16 +87,13 @@ func (p *pass) updateSuspended() {
 // creates the missing ones; never both in one pass.
 func (p *pass) manageJob() {
 	if p.suspended() {
-		for _, pod := range p.podsForRemoval(len(p.active)) {
+		for _, pod := range p.capDeletions(p.podsForRemoval(len(p.active))) {
 			p.deletePod(pod, true)
 		}
 		return
 	}
 	want := p.wantActive()
-	victims := p.podsForRemoval(int(max(p.activeCount-want, 0)))
-	if len(victims) > maxPodCreateDeletePerPass {
-		victims = victims[:maxPodCreateDeletePerPass]
-	}
+	victims := p.capDeletions(p.podsForRemoval(int(max(p.activeCount-want, 0))))
 	for _, pod := range victims {
 		p.deletePod(pod, true)
 	}
@@ -94,6 +105,9 @@ func (p *pass) manageJob() {
 		held = p.terminating
 	}
 	if diff := want - held - p.activeCount; diff > 0 {
+		if diff > maxPodCreateDeletePerPass {
+			p.res.MoreWork = true
+		}
 		p.create(int(min(diff, maxPodCreateDeletePerPass)))
 	}
 }
@@ -119,10 +133,11 @@ func (p *pass) create(n int) {
 		}
 	}
 	if !p.indexed {
+		pods := make([]*corev1.Pod, 0, n)
 		for range n {
-			p.res.Create = append(p.res.Create, podbuilder.Build(p.job, podbuilder.NoIndex, nil))
+			pods = append(pods, podbuilder.Build(p.job, podbuilder.NoIndex, nil))
 		}
-		p.activeCount += int32(n)
+		p.addCreations(pods)
 		return
 	}
 	ixs := p.pendingIndexes(n)
@@ -133,12 +148,45 @@ func (p *pass) create(n int) {
 			p.requeueBackoff(wait)
 		}
 	}
+	pods := make([]*corev1.Pod, 0, len(ixs))
 	for _, ix := range ixs {
 		var counts *podbuilder.FailureCounts
 		if p.hasBackoffLimitPerIndex() {
 			counts = p.failureCounts(ix)
 		}
-		p.res.Create = append(p.res.Create, podbuilder.Build(p.job, ix, counts))
+		pods = append(pods, podbuilder.Build(p.job, ix, counts))
 	}
-	p.activeCount += int32(len(ixs))
+	p.addCreations(pods)
+}
+
+// addCreations plans pods for creation unless the job's selector would not select them:
+// such pods would be released as soon as they are seen and replaced without end. The
+// API server rejects a selector that does not select the template; a cluster without
+// the admission policies, or a selector it accepts but cannot be parsed, gets a Warning
+// event instead and no pod. Nothing requeues the job: an update of it brings it back.
+func (p *pass) addCreations(pods []*corev1.Pod) {
+	for _, pod := range pods {
+		if msg := p.selectorProblem(pod); msg != "" {
+			p.event(corev1.EventTypeWarning, v1alpha1.ReasonInvalidSelector, msg)
+			return
+		}
+	}
+	p.res.Create = append(p.res.Create, pods...)
+	p.activeCount += int32(len(pods))
+}
+
+// selectorProblem says why the job's selector does not select pod, or "" when it does.
+func (p *pass) selectorProblem(pod *corev1.Pod) string {
+	if p.job.Spec.Selector == nil {
+		return "" // the controller writes the generated selector before the first plan
+	}
+	sel, err := metav1.LabelSelectorAsSelector(p.job.Spec.Selector)
+	if err != nil {
+		return fmt.Sprintf("Not creating pods: spec.selector is invalid: %v", err)
+	}
+	if sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+		return fmt.Sprintf("Not creating pods: spec.selector %q does not select the pods' labels %q",
+			sel.String(), labels.Set(pod.Labels).String())
+	}
+	return ""
 }

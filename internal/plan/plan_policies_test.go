@@ -84,9 +84,18 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, ago(time.Second)).Obj()).Obj(),
 			pods: pods(succeeded("s0").Index(0)),
 			want: outcome{Status: status().Failed(1).Succeeded(1).CompletedIndexes("0").StartTime(started).
+				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, ago(time.Second)).Obj(),
+				StatusChanged: true, RemoveFinalizers: []string{"s0"}, PodsFinishedSucceeded: 1},
+		},
+		"existing FailureTarget: Failed once no pod keeps the finalizer": {
+			job: job("pi", "ns").Indexed().Completions(2).Parallelism(2).SuccessPolicy(successRule).
+				Status(status().Failed(1).Succeeded(1).CompletedIndexes("0").StartTime(started).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, ago(time.Second)).Obj()).Obj(),
+			pods: pods(succeeded("s0").Index(0).NoFinalizer()),
+			want: outcome{Status: status().Failed(1).Succeeded(1).CompletedIndexes("0").StartTime(started).
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, ago(time.Second)).
 				Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"s0"}, PodsFinishedSucceeded: 1, Finished: &Finish{Reason: "PodFailurePolicy"},
+				StatusChanged: true, Finished: &Finish{Reason: "PodFailurePolicy"},
 				Events: []Event{{Type: corev1.EventTypeWarning, Reason: "PodFailurePolicy", Message: failJobMsg}}},
 		},
 		"pods killed by the failing job do not fail their indexes while their finalizer removal is in flight": {

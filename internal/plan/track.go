@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,7 @@ func (p *pass) track() {
 		p.res.PodsFinishedSucceeded = max(p.st.Succeeded-oldSucceeded, 0)
 	}
 	p.res.PodsFinishedFailed = max(p.st.Failed-oldFailed, 0)
+	p.res.MoreWork = p.res.MoreWork || capped
 	p.addConditions(capped)
 }
 
@@ -74,7 +76,7 @@ func (p *pass) recordFinishedPods() (newIx []int, capped bool) {
 	if p.indexed {
 		// Record completed indexes in order.
 		pods = slices.Clone(pods)
-		slices.SortStableFunc(pods, func(a, b *corev1.Pod) int { return jobpod.Index(a) - jobpod.Index(b) })
+		slices.SortStableFunc(pods, func(a, b *corev1.Pod) int { return cmp.Compare(jobpod.Index(a), jobpod.Index(b)) })
 	}
 	u := p.st.UncountedTerminatedPods
 	failing := p.decision != nil && p.decision.Type != v1alpha1.JobSuccessCriteriaMet
@@ -102,7 +104,7 @@ func (p *pass) recordFinishedPods() (newIx []int, capped bool) {
 				u.Failed = append(u.Failed, pod.UID)
 			}
 		}
-		if len(newIx)+len(u.Succeeded)+len(u.Failed) >= maxUncountedPods {
+		if len(newIx)+len(u.Succeeded)+len(u.Failed) >= maxUncountedPods || len(p.res.RemoveFinalizers) >= maxUncountedPods {
 			return newIx, true
 		}
 	}
@@ -141,7 +143,9 @@ func (p *pass) canRemoveFinalizer(pod *corev1.Pod, failed bool) bool {
 }
 
 // addConditions writes the interim condition of a finish decision, and the terminal one
-// once nothing is uncounted or terminating.
+// once nothing is uncounted or terminating and no pod of the job keeps the tracking
+// finalizer: upstream's contract is that a job seen Complete or Failed has none left.
+// Finalizers released in this pass are seen gone by the next one, which writes it.
 func (p *pass) addConditions(capped bool) {
 	if p.decision == nil {
 		return
@@ -160,7 +164,7 @@ func (p *pass) addConditions(capped bool) {
 		terminal.Type = v1alpha1.JobFailed
 	}
 	u := p.st.UncountedTerminatedPods
-	if capped || len(u.Succeeded)+len(u.Failed) > 0 || p.terminating > 0 {
+	if capped || len(u.Succeeded)+len(u.Failed) > 0 || p.terminating > 0 || p.anyFinalizer() {
 		return
 	}
 	ensureCondition(p.st, terminal)
@@ -176,4 +180,10 @@ func (p *pass) addConditions(capped bool) {
 		p.event(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
 	}
 	p.requeueAfter(ttlAfterFinishing(p.job))
+}
+
+// anyFinalizer reports whether a pod of the job still carries the tracking finalizer
+// (including pods whose removal is in flight).
+func (p *pass) anyFinalizer() bool {
+	return slices.ContainsFunc(p.in.Pods, jobpod.HasFinalizer)
 }

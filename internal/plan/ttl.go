@@ -33,17 +33,28 @@ func planFinished(job *v1alpha1.BatchJob, in Input) Result {
 	res := Result{Status: *job.Status.DeepCopy()}
 	for _, pod := range in.Pods {
 		if jobpod.HasFinalizer(pod) && !in.FinalizerRemovalPending.Has(pod.UID) {
+			if len(res.RemoveFinalizers) == maxUncountedPods {
+				res.MoreWork = true
+				break
+			}
 			res.RemoveFinalizers = append(res.RemoveFinalizers, pod)
 		}
 	}
-	if at, ok := TTLExpireAt(job); ok {
-		if left := at.Sub(in.Now); left > 0 {
-			res.RequeueAfter = left
-		} else {
-			res.TTLExpired = true
-		}
-	}
+	res.RequeueAfter, res.TTLExpired = TTLDue(job, in.Now)
 	return res
+}
+
+// TTLDue says whether a finished job's TTL has run out at now, or else how long is left
+// (zero when the job has no TTL or is not finished).
+func TTLDue(job *v1alpha1.BatchJob, now time.Time) (left time.Duration, expired bool) {
+	at, ok := TTLExpireAt(job)
+	if !ok {
+		return 0, false
+	}
+	if left = at.Sub(now); left > 0 {
+		return left, false
+	}
+	return 0, true
 }
 
 // ttlAfterFinishing is the timer for a job finished in this pass; the status write that

@@ -104,6 +104,9 @@ type Result struct {
 	// RequeueAfter is the earliest time to look again without an event (pod backoff,
 	// active deadline, TTL expiry); zero means never.
 	RequeueAfter time.Duration
+	// MoreWork is true when a per-pass cap (pod deletions, finalizer removals, uncounted
+	// pods) left work for another pass, which the controller runs at once.
+	MoreWork bool
 	// TTLExpired is true when the finished job's ttlSecondsAfterFinished has run out: the
 	// controller re-reads the job, re-checks with TTLExpireAt and deletes it.
 	TTLExpired bool

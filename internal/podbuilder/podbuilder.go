@@ -43,11 +43,21 @@ func Build(job *v1alpha1.BatchJob, ix int, counts *FailureCounts) *corev1.Pod {
 	if pod.Labels == nil {
 		pod.Labels = map[string]string{}
 	}
-	// The job's own labels are authoritative: the cache and the selector find pods by them.
-	pod.Labels[v1alpha1.JobNameLabel] = job.Name
-	pod.Labels[v1alpha1.LegacyJobNameLabel] = job.Name
-	pod.Labels[v1alpha1.ControllerUIDLabel] = string(job.UID)
-	pod.Labels[v1alpha1.LegacyControllerUIDLabel] = string(job.UID)
+	// Pods carry the template's labels as they are, as upstream's pods do: with
+	// manualSelector the template may pin another job's UID (adopting a predecessor's
+	// orphans) and the selector selects by it. The job's own labels fill in only what the
+	// template lacks: the pod cache is filtered on the controller-uid label's presence,
+	// and `kubectl get pods -l job-name=NAME` finds them.
+	for k, v := range map[string]string{
+		v1alpha1.JobNameLabel:             job.Name,
+		v1alpha1.LegacyJobNameLabel:       job.Name,
+		v1alpha1.ControllerUIDLabel:       string(job.UID),
+		v1alpha1.LegacyControllerUIDLabel: string(job.UID),
+	} {
+		if _, ok := pod.Labels[k]; !ok {
+			pod.Labels[k] = v
+		}
+	}
 	if !slices.Contains(pod.Finalizers, v1alpha1.JobTrackingFinalizer) {
 		pod.Finalizers = append(pod.Finalizers, v1alpha1.JobTrackingFinalizer)
 	}

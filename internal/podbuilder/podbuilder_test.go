@@ -121,3 +121,22 @@ func TestGenerateName(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildKeepsTemplateLabels: with manualSelector the template may pin a predecessor's
+// UID (to adopt its orphans); pods carry it as it is, and the job's labels only fill in
+// what the template lacks.
+func TestBuildKeepsTemplateLabels(t *testing.T) {
+	job := testutil.MakeBatchJob("pi", "ns").ManualSelector(map[string]string{v1alpha1.ControllerUIDLabel: "old-uid"}).
+		TemplateLabel(v1alpha1.ControllerUIDLabel, "old-uid").TemplateLabel(v1alpha1.LegacyJobNameLabel, "custom").Obj()
+	got := Build(job, NoIndex, nil).Labels
+	want := map[string]string{
+		"app":                             "pi",
+		v1alpha1.ControllerUIDLabel:       "old-uid",
+		v1alpha1.LegacyJobNameLabel:       "custom",
+		v1alpha1.JobNameLabel:             "pi",
+		v1alpha1.LegacyControllerUIDLabel: "pi-uid",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("labels (-want,+got):\n%s", diff)
+	}
+}

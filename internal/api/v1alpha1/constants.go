@@ -48,4 +48,9 @@ const (
 	MessageCompletionsReached       = "Reached expected number of succeeded pods"
 	MessageJobSuspended             = "Job suspended"
 	MessageJobResumed               = "Job resumed"
+
+	// ReasonInvalidSelector is the Warning event of a BatchJob whose selector would not
+	// select the pods it creates (this controller's own; upstream's API server rejects
+	// such a Job).
+	ReasonInvalidSelector = "InvalidSelector"
 )

@@ -65,13 +65,17 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 	if c == nil {
 		c = clock.RealClock{}
 	}
-	r := controller.NewReconciler(mgr, c)
-	r.PodFailureBackoff = opts.PodFailureBackoff
 	// Wired as main wires the flags, with the defaults the binary ships with.
-	r.SyncBatchPeriod = opts.SyncBatchPeriod
+	statusBatchPeriod := controller.DefaultStatusBatchPeriod
 	if opts.StatusBatchPeriod != 0 {
-		r.StatusBatchPeriod = opts.StatusBatchPeriod // negative: off, as the budget treats it
+		statusBatchPeriod = opts.StatusBatchPeriod // negative: off, as the budget treats it
 	}
+	r := controller.NewReconciler(mgr, controller.Options{
+		Clock:             c,
+		PodFailureBackoff: opts.PodFailureBackoff,
+		SyncBatchPeriod:   opts.SyncBatchPeriod,
+		StatusBatchPeriod: statusBatchPeriod,
+	})
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 5
