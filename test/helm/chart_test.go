@@ -109,9 +109,10 @@ func TestInvalidValuesFail(t *testing.T) {
 	cases := map[string]struct {
 		set, wantErr string
 	}{
-		"two replicas without leader election": {"leaderElection.enabled=false", "replicaCount > 1 needs leaderElection.enabled"},
-		"bad namespace name":                   {"watchNamespaces={Team_A}", `"Team_A" is not a namespace name`},
-		"namespace listed twice":               {"watchNamespaces={a,a}", `"a" is listed twice`},
+		"two replicas without leader election":     {"leaderElection.enabled=false", "replicaCount > 1 needs leaderElection.enabled"},
+		"bad namespace name":                       {"watchNamespaces={Team_A}", `"Team_A" is not a namespace name`},
+		"namespace listed twice":                   {"watchNamespaces={a,a}", `"a" is listed twice`},
+		"grace period within the shutdown timeout": {"terminationGracePeriodSeconds=25", "terminationGracePeriodSeconds must exceed the manager's 25s graceful shutdown timeout"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -137,6 +138,7 @@ func TestDeploymentDefaults(t *testing.T) {
 	wantArgs := []string{
 		"--leader-elect",
 		"--leader-election-namespace=" + namespace,
+		"--leader-election-id=batchjob-controller.batchjob.dev",
 		"--metrics-bind-address=:8443",
 		"--health-probe-bind-address=:8081",
 		"--concurrent-syncs=5",
@@ -158,6 +160,10 @@ func TestDeploymentDefaults(t *testing.T) {
 	}
 	if d.Spec.Template.Spec.ServiceAccountName != fullname {
 		t.Errorf("serviceAccountName %q, want %q", d.Spec.Template.Spec.ServiceAccountName, fullname)
+	}
+	// Longer than the manager's 25s graceful shutdown timeout (--graceful-shutdown-timeout).
+	if got := ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 0); got != 40 {
+		t.Errorf("terminationGracePeriodSeconds %d, want 40", got)
 	}
 	checkSecurity(t, d.Spec.Template.Spec.SecurityContext, c.SecurityContext)
 	checkProbes(t, c)
@@ -217,7 +223,7 @@ func TestDeploymentValues(t *testing.T) {
 		"--set", "controller.concurrentSyncs=20,controller.kubeAPIQPS=200,controller.kubeAPIBurst=400,controller.statusBatchPeriod=0s",
 		"--set", "logging.level=debug,logging.encoder=console,metrics.enabled=false,watchNamespaces={team-a,team-b}",
 		"--set", "replicaCount=1,leaderElection.enabled=false,controller.extraArgs={--foo=bar}",
-		"--set", "nodeSelector.disk=ssd,tolerations[0].key=dedicated,tolerations[0].operator=Exists",
+		"--set", "nodeSelector.disk=ssd,tolerations[0].key=dedicated,tolerations[0].operator=Exists,terminationGracePeriodSeconds=90",
 	).into(t, "Deployment", namespace, fullname, &d)
 
 	c := d.Spec.Template.Spec.Containers[0]
@@ -242,6 +248,9 @@ func TestDeploymentValues(t *testing.T) {
 	}
 	if got := ptr.Deref(d.Spec.Replicas, 0); got != 1 {
 		t.Errorf("replicas: got %d, want 1", got)
+	}
+	if got := ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 0); got != 90 {
+		t.Errorf("terminationGracePeriodSeconds %d, want 90", got)
 	}
 	if diff := cmp.Diff([]corev1.ContainerPort{{Name: "health", ContainerPort: 8081, Protocol: corev1.ProtocolTCP}}, c.Ports); diff != "" {
 		t.Errorf("ports with metrics off (-want,+got):\n%s", diff)

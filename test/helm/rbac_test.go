@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
@@ -49,12 +50,14 @@ var (
 		"authorization.k8s.io/subjectaccessreviews": {"create"},
 	}
 	namespacedGrants = grants{
-		"batchjob.dev/batchjobs":            {"delete", "get", "list", "patch", "update", "watch"}, // patch: the generated selector (selector.go)
+		// patch: the generated selector (selector.go); delete: TTL (ttl.go); no update, the
+		// controller writes a BatchJob only through patch and the status subresource.
+		"batchjob.dev/batchjobs":            {"delete", "get", "list", "patch", "watch"},
 		"batchjob.dev/batchjobs/status":     {"update"},
 		"batchjob.dev/batchjobs/finalizers": {"update"},
 		"/pods":                             {"create", "delete", "get", "list", "patch", "watch"},
 		"events.k8s.io/events":              {"create", "patch"},
-		"coordination.k8s.io/leases":        {"create", "get", "update"},
+		// No leases: only the leader-election Role in the release namespace grants them.
 	}
 	leaderElectionGrants = grants{
 		"coordination.k8s.io/leases": {"create", "get", "update"},
@@ -194,4 +197,139 @@ func checkBindings(t *testing.T, objs objects) {
 			t.Errorf("%s is bound to nothing", k)
 		}
 	}
+}
+
+// The leader-election Role's exact rules: create on Leases (RBAC cannot restrict a create by
+// name), get and update only on the release's own Lease, events for "became leader".
+func TestLeaderElectionRoleRules(t *testing.T) {
+	cases := map[string]struct {
+		release, fullname string
+		flags             []string
+	}{
+		"default release":   {release, fullname, nil},
+		"other release":     {"nightly", "nightly-controller", nil},
+		"fullname override": {release, "bj", []string{"--set", "fullnameOverride=bj"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			objs := helmTemplateRelease(t, tc.release, tc.flags...)
+			lease := tc.fullname + ".batchjob.dev"
+			want := []rbacv1.PolicyRule{
+				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{lease}, Verbs: []string{"get", "update"}},
+				{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+			}
+			if diff := cmp.Diff(want, rulesOf(t, objs, "Role", namespace, tc.fullname+"-leader-election")); diff != "" {
+				t.Errorf("leader-election Role rules (-want,+got):\n%s", diff)
+			}
+			var d appsv1.Deployment
+			objs.into(t, "Deployment", namespace, tc.fullname, &d)
+			if arg := "--leader-election-id=" + lease; !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, arg) {
+				t.Errorf("the Deployment's args %v lack %s", d.Spec.Template.Spec.Containers[0].Args, arg)
+			}
+		})
+	}
+	if diff := cmp.Diff(rulesOf(t, helmTemplate(t), "Role", namespace, fullname+"-leader-election"),
+		rulesOf(t, readObjects(t, filepath.Join(root, "config", "rbac", "leader_election_role.yaml")), "Role", namespace, fullname+"-leader-election")); diff != "" {
+		t.Errorf("config/rbac/leader_election_role.yaml differs from the chart's (-chart,+config):\n%s", diff)
+	}
+}
+
+// What `kubectl auth can-i VERB RESOURCE[/NAME] -n NS --as=system:serviceaccount:<release
+// namespace>:<fullname>` answers with the chart's roles and bindings and nothing else.
+func TestServiceAccountCanI(t *testing.T) {
+	const lease = fullname + ".batchjob.dev"
+	type check struct {
+		verb, group, resource, ns, name string
+		want                            bool
+	}
+	leaseChecks := []check{
+		{"update", "coordination.k8s.io", "leases", "kube-system", "", false},
+		{"update", "coordination.k8s.io", "leases", "kube-system", lease, false},
+		{"get", "coordination.k8s.io", "leases", "kube-node-lease", "node-1", false},
+		{"create", "coordination.k8s.io", "leases", "kube-system", "", false},
+		{"update", "coordination.k8s.io", "leases", "team-a", lease, false},
+		{"create", "coordination.k8s.io", "leases", namespace, "", true},
+		{"get", "coordination.k8s.io", "leases", namespace, lease, true},
+		{"update", "coordination.k8s.io", "leases", namespace, lease, true},
+		{"update", "coordination.k8s.io", "leases", namespace, "other.batchjob.dev", false},
+		{"update", "coordination.k8s.io", "leases", namespace, "", false}, // any Lease
+		{"delete", "coordination.k8s.io", "leases", namespace, lease, false},
+		{"list", "coordination.k8s.io", "leases", namespace, "", false},
+	}
+	jobChecks := func(ns string, watched bool) []check {
+		return []check{
+			{"update", "batchjob.dev", "batchjobs", ns, "", false},
+			{"update", "batchjob.dev", "batchjobs", ns, "x", false},
+			{"patch", "batchjob.dev", "batchjobs", ns, "x", watched},
+			{"delete", "batchjob.dev", "batchjobs", ns, "x", watched},
+			{"update", "batchjob.dev", "batchjobs/status", ns, "x", watched},
+			{"create", "", "pods", ns, "", watched},
+		}
+	}
+	cases := map[string]struct {
+		flags  []string
+		checks []check
+	}{
+		"all namespaces": {
+			checks: append(append(leaseChecks, jobChecks("team-a", true)...), jobChecks(namespace, true)...),
+		},
+		"watchNamespaces": {
+			flags:  []string{"--set", "watchNamespaces={team-a}"},
+			checks: append(append(leaseChecks, jobChecks("team-a", true)...), jobChecks("team-b", false)...),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			objs := helmTemplate(t, tc.flags...)
+			for _, c := range tc.checks {
+				target := c.resource
+				if c.group != "" {
+					target += "." + c.group
+				}
+				if c.name != "" {
+					target += "/" + c.name
+				}
+				if got := canI(t, objs, c.verb, c.group, c.resource, c.ns, c.name); got != c.want {
+					t.Errorf("can-i %s %s -n %s: %v, want %v", c.verb, target, c.ns, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// canI evaluates the rendered RBAC for the chart's ServiceAccount the way the RBAC
+// authorizer does for a resource request: a RoleBinding grants its role's rules in its own
+// namespace, a ClusterRoleBinding everywhere; a rule with resourceNames matches only a
+// request for one of those names (an unnamed request, like create or list, never).
+func canI(t *testing.T, objs objects, verb, group, resource, ns, name string) bool {
+	t.Helper()
+	sa := rbacv1.Subject{Kind: "ServiceAccount", Name: fullname, Namespace: namespace}
+	for _, obj := range objs {
+		var b rbacv1.RoleBinding // a ClusterRoleBinding decodes into the same fields
+		switch obj.GetKind() {
+		case "RoleBinding":
+			if obj.GetNamespace() != ns {
+				continue
+			}
+		case "ClusterRoleBinding":
+		default:
+			continue
+		}
+		objs.into(t, obj.GetKind(), obj.GetNamespace(), obj.GetName(), &b)
+		if !slices.Contains(b.Subjects, sa) {
+			continue
+		}
+		roleNS := ""
+		if b.RoleRef.Kind == "Role" {
+			roleNS = b.Namespace
+		}
+		for _, r := range rulesOf(t, objs, b.RoleRef.Kind, roleNS, b.RoleRef.Name) {
+			if slices.Contains(r.Verbs, verb) && slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) &&
+				(len(r.ResourceNames) == 0 || (name != "" && slices.Contains(r.ResourceNames, name))) {
+				return true
+			}
+		}
+	}
+	return false
 }

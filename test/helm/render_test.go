@@ -56,7 +56,13 @@ func run(t *testing.T, bin string, args ...string) ([]byte, error) {
 // given extra flags (e.g. "--set", "crds.enabled=false") and decodes every object.
 func helmTemplate(t *testing.T, flags ...string) objects {
 	t.Helper()
-	args := append([]string{"template", release, chartDir, "--namespace", namespace}, flags...)
+	return helmTemplateRelease(t, release, flags...)
+}
+
+// helmTemplateRelease renders the chart as the named release in namespace batchjob-system.
+func helmTemplateRelease(t *testing.T, name string, flags ...string) objects {
+	t.Helper()
+	args := append([]string{"template", name, chartDir, "--namespace", namespace}, flags...)
 	out, err := run(t, helmBin, args...)
 	if err != nil {
 		t.Fatal(err)

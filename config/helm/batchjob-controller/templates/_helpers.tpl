@@ -21,6 +21,15 @@ objects `kubectl apply -k config/default` creates.
 {{- end }}
 
 {{/*
+Name of the leader-election Lease (--leader-election-id): one per release, so two releases
+in one namespace elect a leader each. Release "batchjob" gives the controller's default,
+"batchjob-controller.batchjob.dev".
+*/}}
+{{- define "batchjob.leaderElectionID" -}}
+{{- printf "%s.batchjob.dev" (include "batchjob.fullname" .) }}
+{{- end }}
+
+{{/*
 Labels of every object.
 */}}
 {{- define "batchjob.labels" -}}

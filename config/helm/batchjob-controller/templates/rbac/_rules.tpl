@@ -33,7 +33,6 @@
   - get
   - list
   - patch
-  - update
   - watch
 - apiGroups:
   - batchjob.dev
@@ -41,14 +40,6 @@
   - batchjobs/finalizers
   - batchjobs/status
   verbs:
-  - update
-- apiGroups:
-  - coordination.k8s.io
-  resources:
-  - leases
-  verbs:
-  - create
-  - get
   - update
 - apiGroups:
   - events.k8s.io
@@ -79,7 +70,6 @@
   - get
   - list
   - patch
-  - update
   - watch
 - apiGroups:
   - batchjob.dev
@@ -87,14 +77,6 @@
   - batchjobs/finalizers
   - batchjobs/status
   verbs:
-  - update
-- apiGroups:
-  - coordination.k8s.io
-  resources:
-  - leases
-  verbs:
-  - create
-  - get
   - update
 - apiGroups:
   - events.k8s.io
