@@ -127,7 +127,7 @@ func (p Policy) RemainingForRecord(r Record, now time.Time) time.Duration {
 	return p.Remaining(r.FailuresAfterLastSuccess, r.LastFailureTime, now)
 }
 
-// RemainingForIndex is the per-index backoff (§5.6) given the latest failed pod of the
+// RemainingForIndex is the per-index backoff (upstream getRemainingTimePerIndex) given the latest failed pod of the
 // index (nil when the index has none): failures are the pod's counted plus ignored
 // failure counts plus its own failure.
 func (p Policy) RemainingForIndex(lastFailed *corev1.Pod, now time.Time) time.Duration {

@@ -1,4 +1,4 @@
-// Package backoff computes the exponential pod re-creation backoff of §5.4: pod finish
+// Package backoff computes the exponential pod re-creation backoff (upstream backoffRecord): pod finish
 // times, the record of failures since the last success, and the remaining delay, both
 // job-wide and per index. Everything is a function of its inputs and now.
 package backoff

@@ -107,7 +107,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 		metrics.PodsFinishedTotal.WithLabelValues(mode, metrics.ResultFailed).Add(float64(out.PodsFinishedFailed))
 		recordFinishedIndexes(job, status)
 	}
-	// As upstream (JC:1512), matched rules are recorded whether or not the pass wrote
+	// As upstream (trackJobStatusAndRemoveFinalizers), matched rules are recorded whether or not the pass wrote
 	// status: an ignored failure changes no counter, yet it was handled by the policy.
 	for action, n := range out.FailurePolicyActions {
 		metrics.PodFailuresHandledByFailurePolicy.WithLabelValues(string(action)).Add(float64(n))
@@ -116,7 +116,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 }
 
 // recordFinishedIndexes counts the indexes that became completed or failed with this
-// write, as upstream's job_finished_indexes_total (JC:2163-2174): only for Indexed jobs,
+// write, as upstream's job_finished_indexes_total: only for Indexed jobs,
 // failed indexes only with backoffLimitPerIndex; indexes beyond completions do not count.
 func recordFinishedIndexes(job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatus) {
 	if completionMode(job) != string(v1alpha1.IndexedCompletion) || job.Spec.Completions == nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // The pod index decides which pods a BatchJob claims (its UID) and which it may adopt
-// (noController), as upstream's candidate list does (CU:1169-1200, JC:836-841): only a
+// (noController), as upstream's candidate list does (upstream Controller.getPodsForJob): only a
 // controller ref of kind BatchJob in our group names an owner; a pod controlled by
 // anything else is never a candidate; a non-controller ref does not make an owner.
 func TestIndexPodController(t *testing.T) {

@@ -32,7 +32,7 @@ func IsTerminating(p *corev1.Pod) bool {
 	return !IsTerminal(p) && p.DeletionTimestamp != nil
 }
 
-// IsFailed reports whether the pod counts as a failure (§5.1). With
+// IsFailed reports whether the pod counts as a failure (upstream isPodFailed). With
 // podReplacementPolicy Failed only phase Failed counts; otherwise a pod being deleted
 // that has not succeeded counts too, since it may never reach a terminal phase.
 func IsFailed(p *corev1.Pod, onlyReplaceFailed bool) bool {

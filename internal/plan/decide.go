@@ -13,7 +13,7 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/successpolicy"
 )
 
-// decide evaluates the finish criteria in upstream's order (§3.2): an existing
+// decide evaluates the finish criteria in upstream's order (Controller.syncJob): an existing
 // SuccessCriteriaMet, an existing FailureTarget, a FailJob rule, backoffLimit, the
 // active deadline, then (Indexed) failed indexes and the success policy. The
 // completions rule is checked later, after manage ran.

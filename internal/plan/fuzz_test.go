@@ -18,7 +18,7 @@ import (
 )
 
 // FuzzPlan runs two passes over a random job and random pods, applying the first plan
-// the way the controller and the cluster would, and checks the invariants of §4.7:
+// the way the controller and the cluster would, and checks the invariants of the finalizer protocol (internal/plan/doc.go):
 // nothing panics, creations never exceed parallelism, no UID is in both uncounted
 // lists, no pod is counted twice, counters only grow by what left the uncounted lists.
 func FuzzPlan(f *testing.F) {

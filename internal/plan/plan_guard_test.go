@@ -53,7 +53,7 @@ func TestPlanGuards(t *testing.T) {
 					Message: `Not creating pods: spec.selector is invalid: "Near" is not a valid label selector operator`}}},
 		},
 		"activeDeadlineSeconds too large for a Duration: no instant DeadlineExceeded": {
-			job: job("pi", "ns").ActiveDeadlineSeconds(math.MaxInt64).Status(status().Active(1).Ready(0).Terminating(0).StartTime(started).Obj()).Obj(),
+			job:  job("pi", "ns").ActiveDeadlineSeconds(math.MaxInt64).Status(status().Active(1).Ready(0).Terminating(0).StartTime(started).Obj()).Obj(),
 			pods: pods(running("a")),
 			want: outcome{Status: status().Active(1).StartTime(started).Ready(0).Terminating(0).Obj(),
 				RequeueAfter: time.Duration(math.MaxInt64) - time.Minute},

@@ -13,7 +13,7 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
 )
 
-// track runs the finalizer protocol (§4.7) for one status write: pods whose finalizer
+// track runs the finalizer protocol (upstream trackJobStatusAndRemoveFinalizers; internal/plan/doc.go) for one status write: pods whose finalizer
 // is gone move from the uncounted lists into the counters; newly finished pods are
 // recorded (uncounted UIDs, or completed indexes) and their finalizers are released
 // after the write; then the interim and, when everything is counted, the terminal

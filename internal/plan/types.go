@@ -1,7 +1,3 @@
-// Package plan decides, as a pure function of (BatchJob, its pods, now), everything one
-// reconcile pass must do: which pods to create and delete, which tracking finalizers to
-// drop, the new status, the events, and when to look again. It uses no client, no clock
-// and no logger; the controller package carries the plan out.
 package plan
 
 import (
@@ -40,7 +36,7 @@ type Input struct {
 	PodFailureBackoff time.Duration
 }
 
-// BackoffRecord is the state of the exponential pod re-creation backoff (§5.4).
+// BackoffRecord is the state of the exponential pod re-creation backoff (upstream newBackoffRecord and getRemainingTimePerIndex/getRemainingTimeForFailuresCount).
 type BackoffRecord struct {
 	FailuresAfterLastSuccess int32
 	LastFailureTime          *time.Time

@@ -1,4 +1,4 @@
-// Package podbuilder builds the pods a BatchJob creates from its template (§4.1).
+// Package podbuilder builds the pods a BatchJob creates from its template (upstream Controller.manageJob and its pod template handling; see internal/plan/doc.go).
 package podbuilder
 
 import (

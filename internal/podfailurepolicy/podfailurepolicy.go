@@ -1,4 +1,4 @@
-// Package podfailurepolicy matches a failed pod against spec.podFailurePolicy (§5.5).
+// Package podfailurepolicy matches a failed pod against spec.podFailurePolicy (upstream matchPodFailurePolicy).
 package podfailurepolicy
 
 import (

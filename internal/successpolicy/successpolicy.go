@@ -1,5 +1,5 @@
 // Package successpolicy decides whether an Indexed job's succeeded indexes satisfy
-// spec.successPolicy (§5.9).
+// spec.successPolicy (upstream matchSuccessPolicy).
 package successpolicy
 
 import (

@@ -15,9 +15,9 @@ import (
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
-// §10: while a job waits for its foreground deletion the controller creates and deletes
+// Deletion (upstream: garbage collector, Controller.syncJob on a job with a deletionTimestamp): while a job waits for its foreground deletion the controller creates and deletes
 // no pod, removes the tracking finalizer from every pod, counts the terminal ones (not
-// the running one), and does not act on suspend (UT:1215-1232).
+// the running one), and does not act on suspend (upstream TestSyncJobDeleted and friends in job_controller_test.go).
 func TestForegroundDeletionCountsTerminalPods(t *testing.T) {
 	ns := env.NewNamespace(t, "del-foreground")
 	stop := startController(t, ns)
@@ -60,7 +60,7 @@ func TestForegroundDeletionCountsTerminalPods(t *testing.T) {
 	waitForExactEvents(t, job, createdEvents(pods))
 }
 
-// §10: with propagation Orphan the job waits for the garbage collector's orphan
+// Deletion: with propagation Orphan the job waits for the garbage collector's orphan
 // finalizer; meanwhile the controller treats it as being deleted: tracking finalizers
 // go, no pod is created or deleted.
 func TestOrphanPropagation(t *testing.T) {
@@ -87,7 +87,7 @@ func TestOrphanPropagation(t *testing.T) {
 }
 
 // Appendix A: adding activeDeadlineSeconds to a running job schedules the deadline
-// from startTime (JC:610-624).
+// from startTime (upstream Controller.updateJob).
 func TestActiveDeadlineAddedToRunningJob(t *testing.T) {
 	ns := env.NewNamespace(t, "trig-deadline")
 	startController(t, ns)

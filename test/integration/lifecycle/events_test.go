@@ -31,7 +31,7 @@ func waitForExactEvents(t testing.TB, job *v1alpha1.BatchJob, want []event) {
 	})
 }
 
-// §9.1: SuccessfulCreate "Created pod: <name>" per pod, then Completed "Job completed"
+// Events: SuccessfulCreate "Created pod: <name>" per pod, then Completed "Job completed"
 // once, recorded after the status write that added Complete; a job never suspended gets
 // no Suspended/Resumed event.
 func TestEventsOfCompletingJob(t *testing.T) {
@@ -59,7 +59,7 @@ func TestEventsOfCompletingJob(t *testing.T) {
 	waitForExactEvents(t, job, append(createdEvents(pods), event{corev1.EventTypeNormal, "Completed", "Job completed", ""}))
 }
 
-// §6.1/§6.2/§9.1: Suspended "Job suspended" on creation, Resumed "Job resumed",
+// Suspend, resume and their events: Suspended "Job suspended" on creation, Resumed "Job resumed",
 // SuccessfulDelete "Deleted pod: <name>" for each pod deleted by a suspension.
 func TestEventsOfSuspendAndResume(t *testing.T) {
 	ns := env.NewNamespace(t, "ev-suspend")
@@ -78,7 +78,7 @@ func TestEventsOfSuspendAndResume(t *testing.T) {
 	waitForExactEvents(t, job, append(createdEvents(pods), suspended, resumed, deleted, suspended))
 }
 
-// §9.1: a failed job records a Warning whose reason is the Failed condition's reason and
+// Events: a failed job records a Warning whose reason is the Failed condition's reason and
 // whose message is the condition's message (upstream's exact text, then the last failed
 // pod), once.
 func TestEventsOfFailedJob(t *testing.T) {
@@ -101,7 +101,7 @@ func TestEventsOfFailedJob(t *testing.T) {
 		event{corev1.EventTypeWarning, v1alpha1.ReasonBackoffLimitExceeded, c.Message, ""}))
 }
 
-// §5.8/§9.1: at the deadline the active pod is deleted (SuccessfulDelete) and the job
+// activeDeadlineSeconds and its events: at the deadline the active pod is deleted (SuccessfulDelete) and the job
 // fails with a DeadlineExceeded Warning carrying the condition's message.
 func TestEventsOfDeadlineExceeded(t *testing.T) {
 	ns := env.NewNamespace(t, "ev-deadline")
@@ -128,7 +128,7 @@ func TestEventsOfDeadlineExceeded(t *testing.T) {
 	}
 }
 
-// §4.6/§7/§9.1: terminal orphans matching a manualSelector are adopted and counted in
+// Ownership, completion and events: terminal orphans matching a manualSelector are adopted and counted in
 // the pass that adopts them; more succeeded pods than completions complete the job with
 // TooManySucceededPods and Completed, and no pod is created.
 func TestAdoptedSucceededPodsCountedAndTooManySucceeded(t *testing.T) {

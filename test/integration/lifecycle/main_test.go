@@ -1,7 +1,7 @@
 // Package lifecycle tests what the ported upstream suites leave implicit: ownership
 // (claim, adopt, release), stray tracking finalizers, deletion of a BatchJob under each
 // propagation policy, ttlSecondsAfterFinished, the exact events, and the triggers of a
-// pass (UPSTREAM-JOB-SEMANTICS.md §4.3, §4.6, §4.8, §8, §9.1, §10, Appendix A). Each test
+// pass (the contract in internal/plan/doc.go: expectations, ownership, stray finalizers, TTL, events, deletion). Each test
 // runs in its own namespace with its own controller manager narrowed to it. No garbage
 // collector runs in envtest, so deletions are asserted as requested (deletionTimestamp,
 // finalizers), not as done.

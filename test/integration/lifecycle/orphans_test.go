@@ -13,7 +13,7 @@ import (
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
-// §4.8: the tracking finalizer is stripped from pods no BatchJob will count (no
+// Stray finalizers (upstream Controller.cleanupPodFinalizers): the tracking finalizer is stripped from pods no BatchJob will count (no
 // controller and no matching job; controller BatchJob missing; controller BatchJob
 // re-created under the same name) and kept on pods of other controllers; a finalized
 // orphan matching an unfinished job of ours is adopted (documented deviation: upstream
@@ -58,7 +58,7 @@ func TestStrayTrackingFinalizers(t *testing.T) {
 	}
 }
 
-// §4.8: pods of a finished BatchJob lose the tracking finalizer without being counted,
+// Stray finalizers: pods of a finished BatchJob lose the tracking finalizer without being counted,
 // whether it owns them or they are orphans matching its selector (a finished job adopts
 // nothing).
 func TestFinishedJobPodsLoseFinalizer(t *testing.T) {
@@ -80,9 +80,9 @@ func TestFinishedJobPodsLoseFinalizer(t *testing.T) {
 	}
 }
 
-// §4.8/§6.3: pods of a job managed by another controller keep the tracking finalizer
+// Stray finalizers and managedBy: pods of a job managed by another controller keep the tracking finalizer
 // while the job exists; once the job is deleted nothing will count them, so it is
-// stripped (upstream: the owner cannot be resolved, JC:836-861).
+// stripped (upstream: the owner cannot be resolved, Controller.resolveControllerRef).
 func TestForeignJobPodsReleasedWhenJobDeleted(t *testing.T) {
 	ns := env.NewNamespace(t, "orph-foreign")
 	startController(t, ns)
@@ -95,7 +95,7 @@ func TestForeignJobPodsReleasedWhenJobDeleted(t *testing.T) {
 	waitPodMeta(t, ns, p.Name, podMeta{Owners: []string{"BatchJob/foreign/true"}})
 }
 
-// §10/§4.8: a job deleted in the background vanishes at once (no finalizer holds it);
+// Deletion and stray finalizers: a job deleted in the background vanishes at once (no finalizer holds it);
 // its pods lose the tracking finalizer so the garbage collector can delete them, and
 // the controller deletes none itself.
 func TestBackgroundDeletionStripsFinalizers(t *testing.T) {

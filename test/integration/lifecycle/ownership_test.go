@@ -28,7 +28,7 @@ func orphanLabels(name string) map[string]string {
 	return map[string]string{"app": name, v1alpha1.ControllerUIDLabel: "orphan-" + name}
 }
 
-// §4.6: pods matching the selector but controlled by something else (a ReplicaSet,
+// Ownership (upstream ControllerRefManager.ClaimPods): pods matching the selector but controlled by something else (a ReplicaSet,
 // a batch/v1 Job) are neither claimed, adopted nor counted, and their tracking
 // finalizer stays; the job creates its own pod.
 func TestPodsOfOtherControllersAreIgnored(t *testing.T) {
@@ -55,7 +55,7 @@ func TestPodsOfOtherControllersAreIgnored(t *testing.T) {
 	}
 }
 
-// §4.6: an orphan that is itself being deleted is not adopted.
+// Ownership: an orphan that is itself being deleted is not adopted.
 func TestTerminatingOrphanIsNotAdopted(t *testing.T) {
 	ns := env.NewNamespace(t, "own-terminating")
 	p := createPod(t, newPod(ns, "dying", orphanLabels("dying"), []string{framework.BlockDeletionFinalizer}))
@@ -71,7 +71,7 @@ func TestTerminatingOrphanIsNotAdopted(t *testing.T) {
 	keepPodMeta(t, ns, "dying", podMeta{Finalizers: []string{framework.BlockDeletionFinalizer}, Deleting: true})
 }
 
-// §4.6/§10: a job being deleted (foreground) neither adopts a matching orphan nor
+// Ownership and deletion: a job being deleted (foreground) neither adopts a matching orphan nor
 // releases its own pod that stopped matching; it creates no pod.
 func TestDeletingJobNeitherAdoptsNorReleases(t *testing.T) {
 	ns := env.NewNamespace(t, "own-deleting")
@@ -127,7 +127,7 @@ func TestRelabelledOrphanIsAdopted(t *testing.T) {
 	})
 }
 
-// §4.6, upstream e2e "should adopt matching orphans and release non-matching pods": a pod
+// Ownership, upstream e2e "should adopt matching orphans and release non-matching pods": a pod
 // whose labels are removed no longer matches the generated selector and is released
 // (ownerReference and tracking finalizer removed), and a replacement is created. The pod
 // cache is filtered on the controller-uid label, so the pod leaves the cache as if deleted;

@@ -45,7 +45,7 @@ func ttlJob(t testing.TB, ns, name string, ttl int32) *v1alpha1.BatchJob {
 	return job
 }
 
-// §8: ttlSecondsAfterFinished 0 deletes the job as soon as it finished, in the
+// TTL after finished (upstream ttlafterfinished controller): ttlSecondsAfterFinished 0 deletes the job as soon as it finished, in the
 // foreground (a failed job as well as a complete one).
 func TestTTLZero(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-zero")
@@ -66,7 +66,7 @@ func TestTTLZero(t *testing.T) {
 	}
 }
 
-// §8, E2ET:49-112: the job is deleted no earlier than finish time + TTL, where the
+// TTL after finished, upstream e2e ttl_after_finished.go: the job is deleted no earlier than finish time + TTL, where the
 // finish time is the first true terminal condition's lastTransitionTime.
 func TestTTLDeletesAfterFinishTime(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-time")
@@ -79,7 +79,7 @@ func TestTTLDeletesAfterFinishTime(t *testing.T) {
 	checkDeletedAfter(t, got, 2*time.Second)
 }
 
-// §8: shortening the TTL of a finished job takes effect on the update.
+// TTL after finished: shortening the TTL of a finished job takes effect on the update.
 func TestTTLShortened(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-short")
 	startController(t, ns)
@@ -92,7 +92,7 @@ func TestTTLShortened(t *testing.T) {
 	checkDeletedAfter(t, got, time.Second)
 }
 
-// §8: lengthening the TTL before it ran out postpones the deletion to the new expiry.
+// TTL after finished: lengthening the TTL before it ran out postpones the deletion to the new expiry.
 func TestTTLLengthened(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-long")
 	startController(t, ns)
@@ -105,7 +105,7 @@ func TestTTLLengthened(t *testing.T) {
 	checkDeletedAfter(t, got, 7*time.Second)
 }
 
-// §8: removing the TTL of a finished job stops its deletion.
+// TTL after finished: removing the TTL of a finished job stops its deletion.
 func TestTTLRemoved(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-removed")
 	startController(t, ns)
@@ -116,7 +116,7 @@ func TestTTLRemoved(t *testing.T) {
 	keepNotDeleted(t, job, trueTerminalCondition(finished).LastTransitionTime.Add(4*time.Second))
 }
 
-// §8: a finished job already being deleted is left to that deletion: the TTL issues no
+// TTL after finished: a finished job already being deleted is left to that deletion: the TTL issues no
 // foreground DELETE of its own (which would add the foregroundDeletion finalizer).
 func TestTTLIgnoresJobBeingDeleted(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-deleting")
