@@ -90,9 +90,9 @@ func TestDeferrable(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			storedPrintFields(tc.job)
 			in := Input{Job: tc.job, Pods: pods(tc.pods...), Now: now, ExpectationsSatisfied: !tc.unsatisfied,
 				FinalizerRemovalPending: sets.New[types.UID]()}
+			storedPrintFields(tc.job, in)
 			out := Plan(in)
 			working := tc.job.DeepCopy()
 			v1alpha1.SetDefaults(working)

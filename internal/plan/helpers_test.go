@@ -77,16 +77,17 @@ func runPlanCases(t *testing.T, cases map[string]planCase) {
 	t.Helper()
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			storedPrintFields(tc.job)
+			in := Input{
+				Job: tc.job, Pods: tc.pods, Now: now, ExpectationsSatisfied: !tc.unsatisfied,
+				FinalizerRemovalPending: sets.New(tc.pending...), Backoff: tc.backoff,
+			}
+			storedPrintFields(tc.job, in)
 			jobBefore := tc.job.DeepCopy()
 			var podsBefore []*corev1.Pod
 			for _, p := range tc.pods {
 				podsBefore = append(podsBefore, p.DeepCopy())
 			}
-			got := Plan(Input{
-				Job: tc.job, Pods: tc.pods, Now: now, ExpectationsSatisfied: !tc.unsatisfied,
-				FinalizerRemovalPending: sets.New(tc.pending...), Backoff: tc.backoff,
-			})
+			got := Plan(in)
 			if diff := cmp.Diff(tc.want, summarize(got), ignorePrint); diff != "" {
 				t.Errorf("Plan (-want,+got):\n%s", diff)
 			}
@@ -142,11 +143,24 @@ func completedEvent() Event {
 }
 
 // storedPrintFields fills the printing fields of a job's status as the previous write
-// did, so cases about "no change" do not trip over them.
-func storedPrintFields(j *v1alpha1.BatchJob) {
+// did, so cases about "no change" do not trip over them. Where kubectl would print
+// Running, the state depends on the pods: it is what a pass over the same input says
+// (cases about status.state set it themselves, with State in the job's status).
+func storedPrintFields(j *v1alpha1.BatchJob, in Input) {
+	if j.Status.State != "" {
+		return
+	}
 	defaulted := j.DeepCopy()
 	v1alpha1.SetDefaults(defaulted)
 	v1alpha1.SetPrintFields(defaulted, &j.Status, now)
+	if j.Status.State != v1alpha1.StateRunning {
+		return
+	}
+	in.Job = j.DeepCopy()
+	switch st := Plan(in).Status.State; st {
+	case v1alpha1.StatePending, v1alpha1.StateBackingOff:
+		j.Status.State = st
+	}
 }
 
 type (

@@ -54,6 +54,9 @@ type pass struct {
 	carried  bool                   // decision is already in status
 	backoff  backoff.Record
 	requeue  time.Duration
+	// backoffWait is how long pod creation still waits for the re-creation backoff (the
+	// shortest wait over the indexes with backoffLimitPerIndex); zero when it does not.
+	backoffWait time.Duration
 }
 
 // Plan decides everything one reconcile pass does for in.Job. It is pure: no client,
@@ -131,6 +134,9 @@ func (p *pass) event(typ, reason, msg string) {
 func (p *pass) finishStatus() {
 	p.st.Active = p.activeCount
 	v1alpha1.SetPrintFields(p.job, p.st, p.in.Now)
+	if p.st.State == v1alpha1.StateRunning {
+		p.st.State = p.runState()
+	}
 	p.res.Status = *p.st
 	p.res.StatusChanged = !statusEqual(&p.in.Job.Status, p.st)
 	p.res.RequeueAfter = p.requeue

@@ -296,7 +296,9 @@ func TestPlanBackoffRecord(t *testing.T) {
 func TestPrintFields(t *testing.T) {
 	res := Plan(Input{Job: job("pi", "ns").Completions(3).Parallelism(2).Obj(), Now: now, ExpectationsSatisfied: true})
 	got := []string{res.Status.State, res.Status.CompletionsText, res.Status.Duration}
-	if diff := cmp.Diff([]string{"Running", "0/3", "0s"}, got); diff != "" {
+	// The pods are only being created: kubectl would print Running, status.state says
+	// Pending until one of them runs (TestPlanState).
+	if diff := cmp.Diff([]string{"Pending", "0/3", "0s"}, got); diff != "" {
 		t.Errorf("printing fields (-want,+got):\n%s", diff)
 	}
 }

@@ -97,8 +97,14 @@ func (p *pass) updateBackoff() {
 	p.res.Backoff = rec
 }
 
-// requeueBackoff schedules a pass when a backoff delay runs out.
-func (p *pass) requeueBackoff(d time.Duration) { p.requeueAfter(max(d, minRequeue)) }
+// requeueBackoff schedules a pass when a backoff delay runs out, and remembers that
+// creation is waiting for it.
+func (p *pass) requeueBackoff(d time.Duration) {
+	if p.backoffWait == 0 || d < p.backoffWait {
+		p.backoffWait = d
+	}
+	p.requeueAfter(max(d, minRequeue))
+}
 
 func (p *pass) backoffRemaining() time.Duration {
 	return backoff.WithBase(p.in.PodFailureBackoff).RemainingForRecord(p.backoff, p.in.Now)

@@ -17,22 +17,37 @@ func SetPrintFields(job *BatchJob, status *BatchJobStatus, now time.Time) {
 	status.Duration = printDuration(status, now)
 }
 
+// Values of status.state. The first group is kubectl's for Jobs; Pending and BackingOff
+// split its Running by what the pods show (k8s#138366), which only the controller knows:
+// SetPrintFields, given no pods, says Running, and the controller refines it.
+const (
+	StateComplete           = "Complete"
+	StateFailed             = "Failed"
+	StateTerminating        = "Terminating"
+	StateSuspended          = "Suspended"
+	StateFailureTarget      = "FailureTarget"
+	StateSuccessCriteriaMet = "SuccessCriteriaMet"
+	StateRunning            = "Running"
+	StatePending            = "Pending"
+	StateBackingOff         = "BackingOff"
+)
+
 func printState(job *BatchJob, status *BatchJobStatus) string {
 	switch {
 	case hasTrueCondition(status, JobComplete):
-		return "Complete"
+		return StateComplete
 	case hasTrueCondition(status, JobFailed):
-		return "Failed"
+		return StateFailed
 	case job.DeletionTimestamp != nil:
-		return "Terminating"
+		return StateTerminating
 	case hasTrueCondition(status, JobSuspended):
-		return "Suspended"
+		return StateSuspended
 	case hasTrueCondition(status, JobFailureTarget):
-		return "FailureTarget"
+		return StateFailureTarget
 	case hasTrueCondition(status, JobSuccessCriteriaMet):
-		return "SuccessCriteriaMet"
+		return StateSuccessCriteriaMet
 	default:
-		return "Running"
+		return StateRunning
 	}
 }
 

@@ -127,7 +127,10 @@ type BatchJobStatus struct {
 	// stores what `kubectl get jobs` computes. They come on top of the batch/v1 fields.
 
 	// state is what the STATUS column shows: Complete, Failed, Terminating, Suspended,
-	// FailureTarget, SuccessCriteriaMet or Running, chosen as kubectl does for Jobs.
+	// FailureTarget or SuccessCriteriaMet, chosen as kubectl does for Jobs; otherwise what
+	// kubectl calls Running is told apart by the pods: Running once an active pod runs,
+	// BackingOff while pod creation waits for nextPodCreationTime, Pending before that.
+	// +kubebuilder:validation:Enum=Pending;Running;BackingOff;Suspended;Complete;Failed;Terminating;FailureTarget;SuccessCriteriaMet
 	// +optional
 	State string `json:"state,omitempty"`
 	// completionsText is what the COMPLETIONS column shows, e.g. "3/5" or "0/1 of 3".
