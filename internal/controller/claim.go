@@ -56,9 +56,11 @@ func (r *Reconciler) claimPods(ctx context.Context, job *v1alpha1.BatchJob) ([]*
 		}
 		if !checked {
 			// Adopt only for a job that still exists with this UID and is not being
-			// deleted, as read from the API server rather than the cache.
-			if err := r.checkAdoptable(ctx, job); err != nil {
-				return nil, err
+			// deleted, as read from the API server rather than the cache. A job that is
+			// gone or going adopts nothing, and that is no error.
+			ok, err := r.checkAdoptable(ctx, job)
+			if err != nil || !ok {
+				return claimed, joinErrors(append(errs, err)...)
 			}
 			checked = true
 		}
@@ -98,18 +100,22 @@ func (r *Reconciler) listCandidates(ctx context.Context, job *v1alpha1.BatchJob)
 	return owned, orphans, nil
 }
 
-func (r *Reconciler) checkAdoptable(ctx context.Context, job *v1alpha1.BatchJob) error {
+// checkAdoptable reports whether job still exists with its UID and is not being deleted.
+func (r *Reconciler) checkAdoptable(ctx context.Context, job *v1alpha1.BatchJob) (bool, error) {
 	fresh := &v1alpha1.BatchJob{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), fresh); err != nil {
-		return err
+	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), fresh)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
 	}
-	if fresh.UID != job.UID {
-		return fmt.Errorf("original BatchJob %s is gone: got uid %s, wanted %s", klog.KObj(job), fresh.UID, job.UID)
+	if fresh.UID != job.UID || fresh.DeletionTimestamp != nil {
+		ctrl.LoggerFrom(ctx).V(2).Info("Not adopting: the BatchJob was re-created or is being deleted",
+			"uid", fresh.UID, "deleting", fresh.DeletionTimestamp != nil)
+		return false, nil
 	}
-	if fresh.DeletionTimestamp != nil {
-		return fmt.Errorf("BatchJob %s is being deleted, not adopting", klog.KObj(job))
-	}
-	return nil
+	return true, nil
 }
 
 // adopt makes job the controller of pod and adds the tracking finalizer in one patch that

@@ -104,6 +104,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.mem.begin(req.NamespacedName, job.UID)
 	action, res, err := r.sync(ctx, job)
+	res, err = quietErrors(ctx, res, err)
 	result := metrics.ResultSuccess
 	if err != nil {
 		result = metrics.ResultError
@@ -167,6 +168,35 @@ func actionOf(out *plan.Result) string {
 	default:
 		return metrics.ActionTracking
 	}
+}
+
+// quietErrors turns the errors of a normal life into what they mean, so that they are
+// not logged as controller errors with a stack trace: the job was deleted under the pass
+// (kubectl delete, --cascade=orphan included) — nothing left to do; a write met a newer
+// copy of the job — the cache is behind, look again (the watch event of that copy also
+// brings the job back).
+func quietErrors(ctx context.Context, res ctrl.Result, err error) (ctrl.Result, error) {
+	var status apierrors.APIStatus
+	if err == nil || !errors.As(err, &status) || len(unwrapAll(err)) > 1 {
+		return res, err
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		ctrl.LoggerFrom(ctx).V(2).Info("BatchJob is gone", "err", err)
+		return ctrl.Result{}, nil
+	case apierrors.IsConflict(err):
+		ctrl.LoggerFrom(ctx).V(2).Info("BatchJob changed under the pass; looking again", "err", err)
+		return ctrl.Result{Requeue: true}, nil
+	}
+	return res, err
+}
+
+// unwrapAll lists the errors joined in err (err itself when it joins none).
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // joinErrors is errors.Join that keeps a single error unwrapped for readable logs.
