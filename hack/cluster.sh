@@ -67,7 +67,7 @@ render_config() {
   # Plain bash substitution of the ${VAR} placeholders (no envsubst on a bare machine).
   local content v pat
   content="$(<"${ROOT}/config/kwok/kwokctl.yaml")"
-  for v in BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS ETCD_PORT ETCD_PEER_PORT KCM_PORT SCHEDULER_PORT KWOK_PORT; do
+  for v in ROOT BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS ETCD_PORT ETCD_PEER_PORT KCM_PORT SCHEDULER_PORT KWOK_PORT; do
     pat='${'"${v}"'}'
     content="${content//"${pat}"/${!v}}"
   done
@@ -78,8 +78,9 @@ render_config() {
 
 # nodes prints CLUSTER_NODES untainted fake nodes. kwokctl's own `scale node` template
 # caps them at 110 pods; benchmarks run far more pods than that at once.
+# Their kubelet port is the KWOK controller's, which serves their pods' logs.
 nodes() {
-  local i
+  local i kubelet_port=$((CLUSTER_PORT + 5))
   for ((i = 0; i < CLUSTER_NODES; i++)); do
     cat <<EOF
 ---
@@ -97,6 +98,7 @@ metadata:
     type: kwok
 status:
   addresses: [{type: InternalIP, address: 127.0.0.1}, {type: Hostname, address: kwok-node-${i}}]
+  daemonEndpoints: {kubeletEndpoint: {Port: ${kubelet_port}}}
   allocatable: {cpu: "1k", memory: 1Ti, pods: "10k"}
   capacity: {cpu: "1k", memory: 1Ti, pods: "10k"}
 EOF

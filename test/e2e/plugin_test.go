@@ -219,7 +219,8 @@ func TestPluginConvertAndFrom(t *testing.T) {
 func TestPluginRerun(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "plugin-rerun")
-	applyYAML(t, ns, simulatedJob("idx", "2s", "completionMode: Indexed", "completions: 4", "parallelism: 1"))
+	// Ten 2 s indexes one at a time: it is still running when the first has succeeded.
+	applyYAML(t, ns, simulatedJob("idx", "2s", "completionMode: Indexed", "completions: 10", "parallelism: 1"))
 	eventually(t, 90*time.Second, "a first index of idx to succeed", func() (bool, string) {
 		j := getBatchJob(t, ns, "idx")
 		return j.Status.Succeeded >= 1, fmt.Sprintf("succeeded=%d", j.Status.Succeeded)
@@ -234,16 +235,19 @@ func TestPluginRerun(t *testing.T) {
 	wantContains(t, "rerun", mustPlugin(t, "rerun", "idx", "-n", ns), "batchjob.batchjob.dev/idx-rerun-1 created")
 	wantContains(t, "rerun", mustPlugin(t, "rerun", "idx", "-n", ns), "batchjob.batchjob.dev/idx-rerun-2 created")
 	out := mustKubectl(t, "get", "batchjob", "idx-rerun-1", "-n", ns, "-o", "jsonpath={.metadata.labels.batchjob\\.dev/rerun-of} {.spec.completions} {.spec.suspend}")
-	if out != "idx 4 false" {
-		t.Errorf("idx-rerun-1: rerun-of, completions, suspend = %q, want \"idx 4 false\"", out)
+	if out != "idx 10 false" {
+		t.Errorf("idx-rerun-1: rerun-of, completions, suspend = %q, want \"idx 10 false\"", out)
 	}
-	mustPlugin(t, "wait", "idx-rerun-1", "-n", ns, "--timeout=2m")
+	eventually(t, 90*time.Second, "idx-rerun-1 to run (not suspended)", func() (bool, string) {
+		n := getBatchJob(t, ns, "idx-rerun-1").Status.Succeeded
+		return n >= 1, fmt.Sprintf("succeeded=%d", n)
+	})
 
 	res := plugin(t, "", "rerun", "idx", "-n", ns, "--failed-indexes")
 	switch {
 	case res.code == 0:
 		wantContains(t, "rerun --failed-indexes", res.stdout, "idx-rerun-3 created")
-		want := indexset.FromIndexes(indexset.Parse(completed, 4).Missing(4, 4)).String()
+		want := indexset.FromIndexes(indexset.Parse(completed, 10).Missing(10, 10)).String()
 		got := mustKubectl(t, "get", "batchjob", "idx-rerun-3", "-n", ns, "-o", "jsonpath={.spec.completionIndexes}")
 		if got != want {
 			t.Errorf("idx-rerun-3 spec.completionIndexes = %q, want %q (idx completed %q)", got, want, completed)
