@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,6 +98,8 @@ type driver struct {
 	report  *Report
 	wg      sync.WaitGroup
 	logFile *os.File
+	// apiRestarting pauses the control-plane watchdog during a kube-apiserver restart.
+	apiRestarting atomic.Bool
 }
 
 // Run runs the chaos test and returns its report. An error means the run itself could
@@ -176,6 +179,12 @@ func (d *driver) run(ctx context.Context, evidenceDir string) error {
 		return err
 	}
 
+	watchdogCtx, stopWatchdog := context.WithCancel(ctx)
+	defer stopWatchdog()
+	go d.cl.watchdog(watchdogCtx, d.logFile, d.apiRestarting.Load, func(name string) {
+		d.count(func(r *Report) { r.ComponentRestarts = append(r.ComponentRestarts, name) })
+	})
+
 	single := d.sup.startSlot(ctx, cfg.ProbePort, false)
 	stopChaos := make(chan struct{})
 	submitErr := make(chan error, 1)
@@ -190,12 +199,15 @@ func (d *driver) run(ctx context.Context, evidenceDir string) error {
 	close(stopChaos)
 	tl.add("chaos over; waiting for the workload to be submitted")
 	if err := errors.Join(chaosErr, <-submitErr); err != nil {
+		d.wg.Wait()
+		d.finish(evidenceDir) // what was seen so far, as evidence
 		return err
 	}
 	d.wg.Wait()
 	d.report.Settled = d.settle(ctx)
 	tl.add("settled: %v", d.report.Settled)
-	return d.finish(evidenceDir)
+	d.finish(evidenceDir)
+	return nil
 }
 
 func (d *driver) createNamespace(ctx context.Context, name string) error {
@@ -219,7 +231,9 @@ func (d *driver) killPhase(ctx context.Context, sl *slot) error {
 	}
 	for i := 0; i < cfg.Kills; i++ {
 		if restartAt[i] {
+			d.apiRestarting.Store(true)
 			down, err := d.cl.restartAPIServer(ctx, cfg.APIDowntime, d.logFile)
+			d.apiRestarting.Store(false)
 			if err != nil {
 				return fmt.Errorf("restarting kube-apiserver: %w", err)
 			}
@@ -338,7 +352,7 @@ func (d *driver) settle(ctx context.Context) bool {
 	return false
 }
 
-func (d *driver) finish(evidenceDir string) error {
+func (d *driver) finish(evidenceDir string) {
 	vs, outcomes, unverifiable := d.ck.verify(evidenceDir)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -358,5 +372,4 @@ func (d *driver) finish(evidenceDir string) error {
 	}
 	d.sup.mu.Unlock()
 	r.Duration = time.Since(r.Started)
-	return nil
 }

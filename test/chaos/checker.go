@@ -43,9 +43,12 @@ type podRec struct {
 	// deletedRunning: deletionTimestamp seen while the pod was not terminal.
 	deletedRunning bool
 	handDeleted    bool
-	gone           bool
-	goneUnknown    bool // removed during a watch gap: its last state may be stale
-	active         bool // counted in its job's active count
+	// everSucceeded: seen Succeeded at some point. The simulated kubelet can still turn a
+	// pod deleted while it succeeds from Succeeded into Failed (two stages race).
+	everSucceeded bool
+	gone          bool
+	goneUnknown   bool // removed during a watch gap: its last state may be stale
+	active        bool // counted in its job's active count
 }
 
 func (p *podRec) terminal() bool {
@@ -182,9 +185,12 @@ func (ck *Checker) onPod(o client.Object, deleted, tomb bool) {
 		ck.controllerWrite(rv, now)
 		j.note(ck.start, "pod %s created (index %d)", p.Name, r.index)
 	}
-	r.hasFinalizer = slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer)
+	// A removed pod has no finalizer left, whatever the delete event's copy says: removing
+	// the last finalizer of a pod deleted with grace period 0 removes the pod in the same
+	// write, which the watch reports as the deletion only.
+	r.hasFinalizer = slices.Contains(p.Finalizers, v1alpha1.JobTrackingFinalizer) && !deleted
 	wasTerminal, wasDeleting := r.terminal(), r.deleting
-	if !r.hasFinalizer && r.finalizerGoneRV == 0 && !deleted {
+	if !r.hasFinalizer && r.finalizerGoneRV == 0 {
 		r.finalizerGoneRV, r.finalizerGoneAt = rv, now
 		ck.controllerWrite(rv, now) // only the controller removes its finalizer
 		if !wasTerminal && !wasDeleting && p.DeletionTimestamp.IsZero() &&
@@ -197,6 +203,7 @@ func (ck *Checker) onPod(o client.Object, deleted, tomb bool) {
 		j.note(ck.start, "pod %s phase %s", p.Name, p.Status.Phase)
 	}
 	r.phase = p.Status.Phase
+	r.everSucceeded = r.everSucceeded || r.phase == corev1.PodSucceeded
 	if codes := exitCodes(p); len(codes) > 0 {
 		r.exitCodes = codes
 	}

@@ -95,14 +95,17 @@ func (c *cluster) restartAPIServer(ctx context.Context, downtime time.Duration, 
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return 0, fmt.Errorf("stopping kube-apiserver (pid %d): %w", pid, err)
 	}
-	c.tl.add("kube-apiserver pid %d stopped", pid)
-	// Wait until the process is gone (bounded), then leave it down a little longer.
-	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid, 0) == nil; {
-		if time.Now().After(deadline) {
+	c.tl.add("kube-apiserver pid %d: SIGTERM", pid)
+	// Its graceful shutdown drains watches for up to a minute: after 5 s it is killed.
+	killed := false
+	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(pid, 0) == nil; {
+		if time.Now().After(deadline) && !killed {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed = true
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	c.tl.add("kube-apiserver pid %d gone after %v (SIGKILL needed: %v); down for %v more", pid, time.Since(start).Round(time.Millisecond), killed, downtime)
 	time.Sleep(downtime)
 	if err := c.kwokctl(ctx, time.Minute, logTo, "start", "cluster", "--name", c.name); err != nil {
 		return time.Since(start), err
@@ -156,6 +159,45 @@ func (c *cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// components kwokctl runs, by their pid file names.
+var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller"}
+
+// watchdog plays the kubelet of the control plane's static pods: every two seconds it
+// checks the components by their recorded PIDs and has kwokctl start those that died
+// (kube-scheduler and kube-controller-manager exit when they cannot renew their leader
+// Lease while kube-apiserver is down). It returns when ctx ends, after pausing while
+// pause() is true (the driver's own kube-apiserver restart).
+func (c *cluster) watchdog(ctx context.Context, logTo *os.File, pause func() bool, restarted func(string)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		if pause() {
+			continue
+		}
+		var dead []string
+		for _, name := range components {
+			pid, err := c.pid(name)
+			if err != nil || syscall.Kill(pid, 0) != nil {
+				dead = append(dead, name)
+			}
+		}
+		if len(dead) == 0 {
+			continue
+		}
+		c.tl.add("control plane: %v not running; kwokctl start cluster", dead)
+		if err := c.kwokctl(ctx, 2*time.Minute, logTo, "start", "cluster", "--name", c.name); err != nil {
+			c.tl.add("control plane: %v", err)
+			continue
+		}
+		for _, name := range dead {
+			restarted(name)
 		}
 	}
 }

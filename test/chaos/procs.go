@@ -93,7 +93,9 @@ func (s *supervisor) loop(ctx context.Context, sl *slot) {
 		_ = f.Close()
 		sl.mu.Lock()
 		close(done)
+		pause := 100 * time.Millisecond
 		if !sl.killed && !sl.stopped {
+			pause = time.Second // e.g. no API server to talk to: do not spin
 			s.mu.Lock()
 			s.unexpectedExits++
 			s.mu.Unlock()
@@ -103,7 +105,7 @@ func (s *supervisor) loop(ctx context.Context, sl *slot) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }
@@ -155,7 +157,7 @@ func (sl *slot) isLeader() bool {
 		return false
 	}
 	b, err := os.ReadFile(path)
-	return err == nil && bytes.Contains(b, []byte("successfully acquired lease"))
+	return err == nil && bytes.Contains(bytes.ToLower(b), []byte("successfully acquired lease"))
 }
 
 // stop ends the slot: SIGTERM to its process, SIGKILL after grace, and no restart.

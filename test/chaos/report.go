@@ -81,6 +81,7 @@ type Report struct {
 	LeaderKills       int
 	APIServerRestarts int
 	APIDowntime       []time.Duration
+	ComponentRestarts []string // control-plane components that died and were started again
 	PodsDeletedByHand int
 	Suspends, Resumes int
 	ScaleUps          int
@@ -124,6 +125,7 @@ func (r *Report) Markdown() string {
 	row("controller process starts", r.ControllerStarts)
 	row("controller exits we did not cause", r.UnexpectedExits)
 	row("kube-apiserver restarts (API unavailable)", fmt.Sprintf("%d (%s)", r.APIServerRestarts, durations(r.APIDowntime)))
+	row("control-plane components restarted after they exited (leader Lease lost while kube-apiserver was down)", strings.Join(r.ComponentRestarts, ", "))
 	row("pods deleted by hand", r.PodsDeletedByHand)
 	row("suspends / resumes", fmt.Sprintf("%d / %d", r.Suspends, r.Resumes))
 	row("elastic scale-ups / scale-downs", fmt.Sprintf("%d / %d", r.ScaleUps, r.ScaleDowns))

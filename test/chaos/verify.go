@@ -30,7 +30,7 @@ const margin = 3 * time.Second
 //     while it still ran: suspend and scale-down deletions), or an index no longer in
 //     range after an elastic scale-down.
 //   - A: ambiguous, may be counted either way: a pod deleted by hand while running that
-//     still succeeded, a pod whose end came with the job's finish (within margin), a
+//     still succeeded (or was seen Succeeded and then Failed), a pod whose end came with the job's finish (within margin), a
 //     pod removed while the checker's watch was down, a failed pod of an index beyond an
 //     elastic scale-down.
 type podClasses struct {
@@ -57,6 +57,9 @@ func (ck *Checker) classify(j *jobRec) podClasses {
 			c.A++
 		case p.phase == corev1.PodSucceeded && outOfRange:
 			c.X++
+		case p.everSucceeded && p.phase != corev1.PodSucceeded && !outOfRange:
+			c.Asucc++ // Succeeded, then Failed: either count is right
+			c.ambigIndex[p.index] = true
 		case p.phase == corev1.PodSucceeded && (p.deletedRunning || failedJob && endedWithFinish(p)):
 			c.Asucc++
 			c.ambigIndex[p.index] = true
