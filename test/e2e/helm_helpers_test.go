@@ -145,6 +145,24 @@ func (c *helmCluster) impersonatingKubeconfig(t *testing.T, ns, sa string) strin
 	return path
 }
 
+// canI asks `kubectl auth can-i ARGS --as=system:serviceaccount:NS:SA` with the admin
+// kubeconfig (impersonation): the API server's authorizer answers for that ServiceAccount.
+func (c *helmCluster) canI(t *testing.T, ns, sa string, args ...string) bool {
+	t.Helper()
+	// "no" comes with exit status 1; anything but a plain yes or no is an error.
+	out, err := c.run("kubectl", append([]string{"auth", "can-i", "--as=system:serviceaccount:" + ns + ":" + sa}, args...)...)
+	switch strings.TrimSpace(out) {
+	case "yes":
+		if err == nil {
+			return true
+		}
+	case "no":
+		return false
+	}
+	t.Fatalf("kubectl auth can-i %s: %q, %v", strings.Join(args, " "), out, err)
+	return false
+}
+
 // controllerProcess is bin/batchjob-controller running outside the cluster.
 type controllerProcess struct {
 	cmd     *exec.Cmd

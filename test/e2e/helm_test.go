@@ -24,7 +24,10 @@ const (
 	helmNamespace = "batchjob-system"
 	// helmFullname is the name of every object of release "batchjob" (values.yaml).
 	helmFullname = "batchjob-controller"
-	keepPolicy   = "helm.sh/resource-policy"
+	// helmLease is the leader-election Lease of release "batchjob" (--leader-election-id,
+	// "<fullname>.batchjob.dev"), in the release namespace.
+	helmLease  = helmFullname + ".batchjob.dev"
+	keepPolicy = "helm.sh/resource-policy"
 )
 
 var helmChart = filepath.Join(root, "config", "helm", "batchjob-controller")
@@ -49,6 +52,7 @@ func TestHelmChart(t *testing.T) {
 		run  func(*testing.T, *helmCluster)
 	}{
 		{"Install", testHelmInstall},
+		{"RBACLeastPrivilege", testHelmRBACLeastPrivilege},
 		{"RBACSufficientAllNamespaces", testHelmRBACAllNamespaces},
 		{"UpgradeWatchNamespaces", testHelmUpgradeWatchNamespaces},
 		{"UpgradeBack", testHelmUpgradeBack},
@@ -107,6 +111,10 @@ func testHelmInstall(t *testing.T, c *helmCluster) {
 	if got := dep.Spec.Template.Spec.ServiceAccountName; got != helmFullname {
 		t.Errorf("Deployment serviceAccountName = %q, want %q", got, helmFullname)
 	}
+	// Longer than the manager's 25s graceful shutdown timeout, so the Lease is released.
+	if got := dep.Spec.Template.Spec.TerminationGracePeriodSeconds; got == nil || *got != 40 {
+		t.Errorf("Deployment terminationGracePeriodSeconds = %v, want 40", got)
+	}
 	if diff := cmp.Diff(chartArgs(""), managerArgs(t, dep)); diff != "" {
 		t.Errorf("Deployment args (-want,+got):\n%s", diff)
 	}
@@ -118,6 +126,58 @@ func testHelmInstall(t *testing.T, c *helmCluster) {
 	})
 }
 
+// testHelmRBACLeastPrivilege asks the API server's authorizer what the chart's
+// ServiceAccount may do (`kubectl auth can-i --as`): Leases only in the release namespace
+// (create, and get/update of its own Lease), no update on BatchJobs anywhere.
+func testHelmRBACLeastPrivilege(t *testing.T, c *helmCluster) {
+	c.namespace(t, "helm-rbac")
+	checkCanI(t, c, append(leaseCanI(), batchJobCanI("helm-rbac", true)...))
+}
+
+// canICheck is one `kubectl auth can-i` question and the answer it must get.
+type canICheck struct {
+	want bool
+	args []string
+}
+
+// leaseCanI: the controller's rights on Leases, whatever watchNamespaces says.
+func leaseCanI() []canICheck {
+	return []canICheck{
+		{false, []string{"update", "leases", "-n", "kube-system"}},
+		{false, []string{"create", "leases", "-n", "kube-system"}},
+		{false, []string{"get", "leases", "-n", "kube-node-lease"}},
+		{false, []string{"update", "leases/" + helmLease, "-n", "kube-system"}},
+		{true, []string{"create", "leases", "-n", helmNamespace}},
+		{true, []string{"get", "leases/" + helmLease, "-n", helmNamespace}},
+		{true, []string{"update", "leases/" + helmLease, "-n", helmNamespace}},
+		// get and update are narrowed to the release's own Lease.
+		{false, []string{"update", "leases", "-n", helmNamespace}},
+		{false, []string{"update", "leases/other.batchjob.dev", "-n", helmNamespace}},
+	}
+}
+
+// batchJobCanI: the controller's rights on BatchJobs in ns (watched or not): never update,
+// patch and status updates where it reconciles.
+func batchJobCanI(ns string, watched bool) []canICheck {
+	return []canICheck{
+		{false, []string{"update", "batchjobs", "-n", ns}},
+		{false, []string{"update", "batchjobs/x", "-n", ns}},
+		{watched, []string{"patch", "batchjobs", "-n", ns}},
+		{watched, []string{"update", "batchjobs", "--subresource=status", "-n", ns}},
+		{watched, []string{"create", "pods", "-n", ns}},
+	}
+}
+
+func checkCanI(t *testing.T, c *helmCluster, checks []canICheck) {
+	t.Helper()
+	for _, ck := range checks {
+		if got := c.canI(t, helmNamespace, helmFullname, ck.args...); got != ck.want {
+			t.Errorf("kubectl auth can-i %s --as=system:serviceaccount:%s:%s: %v, want %v",
+				strings.Join(ck.args, " "), helmNamespace, helmFullname, got, ck.want)
+		}
+	}
+}
+
 func testHelmRBACAllNamespaces(t *testing.T, c *helmCluster) {
 	kc := c.impersonatingKubeconfig(t, helmNamespace, helmFullname)
 	checkImpersonation(t, c, kc)
@@ -126,7 +186,7 @@ func testHelmRBACAllNamespaces(t *testing.T, c *helmCluster) {
 	c.apply(t, "helm-all", shortJob("everywhere"))
 	waitComplete(t, c, "helm-all", "everywhere", 3)
 	var lease coordinationv1.Lease
-	c.get(t, &lease, "lease", "batchjob-controller.batchjob.dev", "-n", helmNamespace)
+	c.get(t, &lease, "lease", helmLease, "-n", helmNamespace)
 	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
 		t.Errorf("leader-election Lease in %s has no holder: %+v", helmNamespace, lease.Spec)
 	}
@@ -154,6 +214,7 @@ func testHelmUpgradeWatchNamespaces(t *testing.T, c *helmCluster) {
 	if diff := cmp.Diff(chartArgs("team-a"), managerArgs(t, dep)); diff != "" {
 		t.Errorf("Deployment args after the upgrade (-want,+got):\n%s", diff)
 	}
+	checkCanI(t, c, slices.Concat(leaseCanI(), batchJobCanI("team-a", true), batchJobCanI("helm-unwatched", false)))
 
 	kc := c.impersonatingKubeconfig(t, helmNamespace, helmFullname)
 	c.apply(t, "helm-unwatched", shortJob("ignored"))
@@ -237,7 +298,7 @@ func releaseObjects() [][]string {
 // chartArgs are the manager arguments the chart renders with default values, plus
 // --namespaces when watching some.
 func chartArgs(namespaces string) []string {
-	args := []string{"--leader-elect", "--leader-election-namespace=" + helmNamespace,
+	args := []string{"--leader-elect", "--leader-election-namespace=" + helmNamespace, "--leader-election-id=" + helmLease,
 		"--metrics-bind-address=:8443", "--health-probe-bind-address=:8081"}
 	if namespaces != "" {
 		args = append(args, "--namespaces="+namespaces)
