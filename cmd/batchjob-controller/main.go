@@ -20,6 +20,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/controller"
+	"github.com/batchjob-dev/batchjob/internal/cronjob"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=..." by `make build`.
@@ -135,6 +136,9 @@ func run(o options) error {
 		StatusBatchPeriod: o.statusBatchPeriod,
 	})
 	if err := r.SetupWithManager(mgr, o.concurrentSyncs); err != nil {
+		return err
+	}
+	if err := cronjob.NewReconciler(mgr, cronjob.Options{Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if o.probeAddr != "0" {

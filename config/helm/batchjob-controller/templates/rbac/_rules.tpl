@@ -27,20 +27,31 @@
 - apiGroups:
   - batchjob.dev
   resources:
+  - batchcronjobs
+  verbs:
+  - get
+  - list
+  - watch
+- apiGroups:
+  - batchjob.dev
+  resources:
+  - batchcronjobs/finalizers
+  - batchcronjobs/status
+  - batchjobs/finalizers
+  - batchjobs/status
+  verbs:
+  - update
+- apiGroups:
+  - batchjob.dev
+  resources:
   - batchjobs
   verbs:
+  - create
   - delete
   - get
   - list
   - patch
   - watch
-- apiGroups:
-  - batchjob.dev
-  resources:
-  - batchjobs/finalizers
-  - batchjobs/status
-  verbs:
-  - update
 - apiGroups:
   - events.k8s.io
   resources:
@@ -64,20 +75,31 @@
 - apiGroups:
   - batchjob.dev
   resources:
+  - batchcronjobs
+  verbs:
+  - get
+  - list
+  - watch
+- apiGroups:
+  - batchjob.dev
+  resources:
+  - batchcronjobs/finalizers
+  - batchcronjobs/status
+  - batchjobs/finalizers
+  - batchjobs/status
+  verbs:
+  - update
+- apiGroups:
+  - batchjob.dev
+  resources:
   - batchjobs
   verbs:
+  - create
   - delete
   - get
   - list
   - patch
   - watch
-- apiGroups:
-  - batchjob.dev
-  resources:
-  - batchjobs/finalizers
-  - batchjobs/status
-  verbs:
-  - update
 - apiGroups:
   - events.k8s.io
   resources:
