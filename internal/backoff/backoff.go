@@ -99,7 +99,11 @@ func (p Policy) Delay(n int32) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	d := p.Base
+	// A cap below the base (spec.retryPolicy.maxDelaySeconds alone) caps the first delay too.
+	d := min(p.Base, p.Cap)
+	if d <= 0 {
+		return 0
+	}
 	for i := int32(1); i < n; i++ {
 		d *= 2
 		if d >= p.Cap {

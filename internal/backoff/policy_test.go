@@ -29,3 +29,26 @@ func TestPolicyWithBase(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyDelay: the curves spec.retryPolicy can ask for.
+func TestPolicyDelay(t *testing.T) {
+	cases := map[string]struct {
+		policy Policy
+		n      int32
+		want   time.Duration
+	}{
+		"zero base: never waits":                  {policy: Policy{Base: 0, Cap: Cap}, n: 1 << 30, want: 0},
+		"30s base doubles":                        {policy: Policy{Base: 30 * time.Second, Cap: Cap}, n: 3, want: 2 * time.Minute},
+		"cap of 15s":                              {policy: Policy{Base: 10 * time.Second, Cap: 15 * time.Second}, n: 4, want: 15 * time.Second},
+		"cap below the base caps the first delay": {policy: Policy{Base: 10 * time.Second, Cap: 3 * time.Second}, n: 1, want: 3 * time.Second},
+		"zero cap: never waits":                   {policy: Policy{Base: 10 * time.Second, Cap: 0}, n: 2, want: 0},
+		"no failures":                             {policy: Policy{Base: 30 * time.Second, Cap: Cap}, n: 0, want: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.policy.Delay(tc.n); got != tc.want {
+				t.Errorf("%+v.Delay(%d) = %v, want %v", tc.policy, tc.n, got, tc.want)
+			}
+		})
+	}
+}

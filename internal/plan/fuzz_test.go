@@ -86,6 +86,7 @@ func checkPass(t *testing.T, in Input, res Result) {
 	if res.Status.Ready == nil || res.Status.Terminating == nil || *res.Status.Ready > res.Status.Active {
 		t.Errorf("ready %v must be set and <= active %d", res.Status.Ready, res.Status.Active)
 	}
+	checkBeyond(t, job, res)
 }
 
 // checkCounters: the failed counter (and succeeded for NonIndexed) grows by exactly the
@@ -193,6 +194,7 @@ func randomJob(r *rand.Rand) *v1alpha1.BatchJob {
 	if r.Intn(6) == 0 {
 		w.DeletionTimestamp(ago(time.Second))
 	}
+	randomBeyond(r, w)
 	st := status().Succeeded(int32(r.Intn(3))).Failed(int32(r.Intn(3)))
 	if r.Intn(3) != 0 {
 		st.StartTime(ago(time.Duration(r.Intn(200)) * time.Second))
@@ -248,4 +250,26 @@ func randomPods(r *rand.Rand, j *v1alpha1.BatchJob) []*corev1.Pod {
 		j.Status.UncountedTerminatedPods = &v1alpha1.UncountedTerminatedPods{Succeeded: succ, Failed: append(fail, "gone")}
 	}
 	return out
+}
+
+// randomBeyond sets some of the fields beyond batch/v1.
+func randomBeyond(r *rand.Rand, w *jobW) {
+	if r.Intn(4) == 0 {
+		w.RetryDelays(int32(r.Intn(3))-1, int32(r.Intn(3)*20)-1)
+	}
+}
+
+// checkBeyond: the state is one the CRD accepts, and a suspended job waits for no backoff.
+func checkBeyond(t *testing.T, job *v1alpha1.BatchJob, res Result) {
+	t.Helper()
+	switch res.Status.State {
+	case v1alpha1.StatePending, v1alpha1.StateRunning, v1alpha1.StateBackingOff, v1alpha1.StateSuspended,
+		v1alpha1.StateComplete, v1alpha1.StateFailed, v1alpha1.StateTerminating, v1alpha1.StateFailureTarget,
+		v1alpha1.StateSuccessCriteriaMet:
+	default:
+		t.Errorf("state %q is not one the CRD accepts", res.Status.State)
+	}
+	if *job.Spec.Suspend && res.Status.NextPodCreationTime != nil {
+		t.Errorf("suspended job with nextPodCreationTime %v", res.Status.NextPodCreationTime)
+	}
 }

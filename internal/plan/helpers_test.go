@@ -61,8 +61,10 @@ func summarize(r Result) outcome {
 	return o
 }
 
-// ignorePrint leaves the printing fields to TestPrintFields.
-var ignorePrint = cmpopts.IgnoreFields(v1alpha1.BatchJobStatus{}, "State", "CompletionsText", "Duration")
+// ignorePrint leaves the printing fields to TestPrintFields and TestPlanState, and the
+// status fields beyond batch/v1 to their own tests (plan_beyond_*_test.go).
+var ignorePrint = cmpopts.IgnoreFields(v1alpha1.BatchJobStatus{}, "State", "CompletionsText", "Duration",
+	"NextPodCreationTime")
 
 type planCase struct {
 	job         *v1alpha1.BatchJob
@@ -71,6 +73,9 @@ type planCase struct {
 	pending     []types.UID    // finalizer removals in flight
 	backoff     *BackoffRecord // nil: rebuilt from pods
 	want        outcome
+	// beyond compares status.state and the status fields beyond batch/v1 too; the job's
+	// status then holds them as the previous write stored them.
+	beyond bool
 }
 
 func runPlanCases(t *testing.T, cases map[string]planCase) {
@@ -81,14 +86,20 @@ func runPlanCases(t *testing.T, cases map[string]planCase) {
 				Job: tc.job, Pods: tc.pods, Now: now, ExpectationsSatisfied: !tc.unsatisfied,
 				FinalizerRemovalPending: sets.New(tc.pending...), Backoff: tc.backoff,
 			}
-			storedPrintFields(tc.job, in)
+			opts := ignorePrint
+			if tc.beyond {
+				storedKubectlFields(tc.job)
+				opts = ignoreKubectlPrint
+			} else {
+				storedPrintFields(tc.job, in)
+			}
 			jobBefore := tc.job.DeepCopy()
 			var podsBefore []*corev1.Pod
 			for _, p := range tc.pods {
 				podsBefore = append(podsBefore, p.DeepCopy())
 			}
 			got := Plan(in)
-			if diff := cmp.Diff(tc.want, summarize(got), ignorePrint); diff != "" {
+			if diff := cmp.Diff(tc.want, summarize(got), opts); diff != "" {
 				t.Errorf("Plan (-want,+got):\n%s", diff)
 			}
 			if diff := cmp.Diff(jobBefore, tc.job); diff != "" {
@@ -142,10 +153,25 @@ func completedEvent() Event {
 	return Event{Type: corev1.EventTypeNormal, Reason: "Completed", Message: "Job completed"}
 }
 
+// ignoreKubectlPrint leaves out the printing fields that only copy kubectl's.
+var ignoreKubectlPrint = cmpopts.IgnoreFields(v1alpha1.BatchJobStatus{}, "CompletionsText", "Duration")
+
+// storedKubectlFields fills the printing fields of a job's status that copy kubectl's, and
+// the state only when the case left it empty.
+func storedKubectlFields(j *v1alpha1.BatchJob) {
+	state := j.Status.State
+	defaulted := j.DeepCopy()
+	v1alpha1.SetDefaults(defaulted)
+	v1alpha1.SetPrintFields(defaulted, &j.Status, now)
+	if state != "" {
+		j.Status.State = state
+	}
+}
+
 // storedPrintFields fills the printing fields of a job's status as the previous write
-// did, so cases about "no change" do not trip over them. Where kubectl would print
-// Running, the state depends on the pods: it is what a pass over the same input says
-// (cases about status.state set it themselves, with State in the job's status).
+// did, so cases about "no change" do not trip over them. What depends on the pods (the
+// state where kubectl would print Running, nextPodCreationTime) is what a pass over the
+// same input says; cases about those fields set State in the job's status themselves.
 func storedPrintFields(j *v1alpha1.BatchJob, in Input) {
 	if j.Status.State != "" {
 		return
@@ -153,13 +179,16 @@ func storedPrintFields(j *v1alpha1.BatchJob, in Input) {
 	defaulted := j.DeepCopy()
 	v1alpha1.SetDefaults(defaulted)
 	v1alpha1.SetPrintFields(defaulted, &j.Status, now)
-	if j.Status.State != v1alpha1.StateRunning {
-		return
-	}
 	in.Job = j.DeepCopy()
-	switch st := Plan(in).Status.State; st {
+	out := Plan(in).Status
+	switch out.State {
 	case v1alpha1.StatePending, v1alpha1.StateBackingOff:
-		j.Status.State = st
+		if j.Status.State == v1alpha1.StateRunning {
+			j.Status.State = out.State
+		}
+	}
+	if j.Status.NextPodCreationTime == nil {
+		j.Status.NextPodCreationTime = out.NextPodCreationTime
 	}
 }
 

@@ -119,7 +119,7 @@ func (p *pass) pendingIndexes(count int) []int {
 // returns the shortest remaining wait.
 func (p *pass) readyToCreate(ixs []int) (now []int, wait time.Duration) {
 	var minLeft time.Duration
-	policy := backoff.WithBase(p.in.PodFailureBackoff)
+	policy := p.backoffPolicy()
 	for _, ix := range ixs {
 		left := policy.RemainingForIndex(p.delayed[ix], p.in.Now)
 		if left == 0 {

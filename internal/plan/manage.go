@@ -47,6 +47,7 @@ func (p *pass) capDeletions(pods []*corev1.Pod) []*corev1.Pod {
 // then checks the completions rule and the Suspended condition.
 func (p *pass) manage() {
 	called := p.in.ExpectationsSatisfied && p.job.DeletionTimestamp == nil
+	p.managed = called
 	if called {
 		p.manageJob()
 	}

@@ -57,6 +57,7 @@ type pass struct {
 	// backoffWait is how long pod creation still waits for the re-creation backoff (the
 	// shortest wait over the indexes with backoffLimitPerIndex); zero when it does not.
 	backoffWait time.Duration
+	managed     bool // manageJob ran: pods were created or deleted as needed
 }
 
 // Plan decides everything one reconcile pass does for in.Job. It is pure: no client,
@@ -133,6 +134,7 @@ func (p *pass) event(typ, reason, msg string) {
 // finishStatus fills the printing fields and decides whether a write is needed.
 func (p *pass) finishStatus() {
 	p.st.Active = p.activeCount
+	p.setNextPodCreationTime()
 	v1alpha1.SetPrintFields(p.job, p.st, p.in.Now)
 	if p.st.State == v1alpha1.StateRunning {
 		p.st.State = p.runState()

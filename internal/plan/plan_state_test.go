@@ -59,7 +59,7 @@ func TestPlanState(t *testing.T) {
 			job: job("pi", "ns").Indexed().Completions(2).Parallelism(2).BackoffLimitPerIndex(3).
 				Status(status().Active(1).StartTime(started).FailedIndexes("").Obj()).Obj(),
 			pods: []*podW{running("a").Index(0), failed("f").Index(1).Exited("main", 1, ago(time.Second))},
-			want: v1alpha1.StateRunning,
+			want: v1alpha1.StateRunning, wantChanged: true, // nextPodCreationTime for index 1
 		},
 		"index backing off, nothing running: BackingOff": {
 			job: job("pi", "ns").Indexed().Completions(1).Parallelism(1).BackoffLimitPerIndex(3).

@@ -107,5 +107,5 @@ func (p *pass) requeueBackoff(d time.Duration) {
 }
 
 func (p *pass) backoffRemaining() time.Duration {
-	return backoff.WithBase(p.in.PodFailureBackoff).RemainingForRecord(p.backoff, p.in.Now)
+	return p.backoffPolicy().RemainingForRecord(p.backoff, p.in.Now)
 }

@@ -22,7 +22,7 @@ func (p *pass) runState() string {
 			return v1alpha1.StateRunning
 		}
 	}
-	if p.backoffWait > 0 {
+	if p.st.NextPodCreationTime != nil {
 		return v1alpha1.StateBackingOff
 	}
 	return v1alpha1.StatePending

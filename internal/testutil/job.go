@@ -180,3 +180,25 @@ func Cond(t v1alpha1.JobConditionType, s corev1.ConditionStatus, reason, msg str
 		LastProbeTime: metav1.NewTime(at), LastTransitionTime: metav1.NewTime(at),
 	}
 }
+
+// RetryPolicy sets spec.retryPolicy; f fills it in.
+func (w *JobWrapper) RetryPolicy(f func(*v1alpha1.RetryPolicy)) *JobWrapper {
+	if w.Spec.RetryPolicy == nil {
+		w.Spec.RetryPolicy = &v1alpha1.RetryPolicy{}
+	}
+	f(w.Spec.RetryPolicy)
+	return w
+}
+
+// RetryDelays sets spec.retryPolicy.initialDelaySeconds and maxDelaySeconds; negative
+// leaves one unset.
+func (w *JobWrapper) RetryDelays(initial, maxDelay int32) *JobWrapper {
+	return w.RetryPolicy(func(rp *v1alpha1.RetryPolicy) {
+		if initial >= 0 {
+			rp.InitialDelaySeconds = ptr.To(initial)
+		}
+		if maxDelay >= 0 {
+			rp.MaxDelaySeconds = ptr.To(maxDelay)
+		}
+	})
+}

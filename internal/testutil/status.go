@@ -76,3 +76,11 @@ func (w *StatusWrapper) Condition(t v1alpha1.JobConditionType, s corev1.Conditio
 	w.Conditions = append(w.Conditions, Cond(t, s, reason, msg, at))
 	return w
 }
+
+// State sets status.state, as the previous write stored it.
+func (w *StatusWrapper) State(s string) *StatusWrapper { w.BatchJobStatus.State = s; return w }
+
+func (w *StatusWrapper) NextPodCreationTime(t time.Time) *StatusWrapper {
+	w.BatchJobStatus.NextPodCreationTime = &metav1.Time{Time: t}
+	return w
+}

@@ -223,6 +223,31 @@ type BatchJobSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$`
 	// +optional
 	ManagedBy *string `json:"managedBy,omitempty"`
+
+	// Beyond batch/v1: opt-in fields; unset, the BatchJob behaves as a batch/v1 Job.
+
+	// retryPolicy tunes how failed pods are replaced. Mutable: a change applies to the
+	// pods created after it.
+	// +optional
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// RetryPolicy tunes how failed pods are replaced (k8s#94012, #114651, #88718).
+// +kubebuilder:validation:XValidation:rule="!has(self.initialDelaySeconds) || !has(self.maxDelaySeconds) || self.maxDelaySeconds >= self.initialDelaySeconds",message="spec.retryPolicy.maxDelaySeconds: must be greater than or equal to initialDelaySeconds",fieldPath=.maxDelaySeconds
+type RetryPolicy struct {
+	// initialDelaySeconds is the delay before a pod is re-created after the first failure;
+	// it doubles with each further failure since the last success, as upstream's backoff
+	// does, for the whole job and (with backoffLimitPerIndex) per index. Unset means 10
+	// (upstream's); 0 re-creates at once.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	InitialDelaySeconds *int32 `json:"initialDelaySeconds,omitempty"`
+	// maxDelaySeconds caps every delay. Unset means 600 (upstream's).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	MaxDelaySeconds *int32 `json:"maxDelaySeconds,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -123,6 +123,13 @@ type BatchJobStatus struct {
 	// +optional
 	Ready *int32 `json:"ready,omitempty"`
 
+	// Beyond batch/v1.
+
+	// nextPodCreationTime is when the re-creation backoff lets the next pod be created;
+	// unset when no creation waits for it.
+	// +optional
+	NextPodCreationTime *metav1.Time `json:"nextPodCreationTime,omitempty"`
+
 	// Printing fields: kubectl prints CRD columns from JSONPaths only, so the controller
 	// stores what `kubectl get jobs` computes. They come on top of the batch/v1 fields.
 
