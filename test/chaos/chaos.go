@@ -77,11 +77,11 @@ func FullConfig(root string) Config {
 // ShortConfig is the two-minute version run by `make test-e2e`.
 func ShortConfig(root string) Config {
 	return Config{
-		Root: root, ClusterName: "batchjob-chaos-e2e", ClusterPort: 16743, ProbePort: 16781,
+		Root: root, ClusterName: "batchjob-chaos-e2e", ClusterPort: 16943, ProbePort: 16981,
 		WorkDir: filepath.Join(root, "tmp", "chaos-e2e"),
 		MinPods: 300, Size: 20, MaxJobsInFlight: 14,
 		Kills: 10, KillMin: time.Second, KillMax: 5 * time.Second,
-		LeaderKills: 1, APIRestarts: 0, APIDowntime: 2 * time.Second,
+		LeaderKills: 1, APIRestarts: 1, APIDowntime: 2 * time.Second,
 		DeleteEvery: 2 * time.Second, SettleTimeout: 2 * time.Minute, Timeout: 8 * time.Minute,
 		Log: os.Stderr,
 	}

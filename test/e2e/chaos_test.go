@@ -12,8 +12,9 @@ import (
 
 // TestChaos is the two-minute version of `make chaos` (test/chaos): on its own kwokctl
 // cluster (not the suite's), a few hundred pods of every job kind while the controller is
-// SIGKILLed at random moments ten times, one leader of two replicas is killed, and pods
-// are deleted by hand; the independent checker must report no violation.
+// SIGKILLed at random moments ten times, kube-apiserver is restarted once, one leader of
+// two replicas is killed, and pods are deleted by hand; the independent checker must
+// report no violation. `go run ./test/chaos/cmd/chaos -short` runs the same on its own.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos run skipped with -short")

@@ -3,7 +3,10 @@
 // restarts, hand deletions). It prints the report, writes it to -report, and exits 1 if
 // any invariant was violated or the leader failover p99 was 20 s or more.
 //
-//	go run ./test/chaos/cmd/chaos [-pods 5000] [-kills 50] [-leader-kills 5] [-api-restarts 2]
+//	go run ./test/chaos/cmd/chaos [-short] [-pods 5000] [-kills 50] [-leader-kills 5] [-api-restarts 2]
+//
+// -short runs the two-minute configuration of test/e2e's TestChaos on its own (without the
+// e2e suite's cluster).
 package main
 
 import (
@@ -22,7 +25,13 @@ import (
 )
 
 func main() {
+	command := "go run ./test/chaos/cmd/chaos " + strings.Join(os.Args[1:], " ")
 	cfg := chaos.FullConfig(util.RepoRoot())
+	// -short must come first: it replaces the defaults the other flags start from.
+	if len(os.Args) > 1 && os.Args[1] == "-short" {
+		cfg = chaos.ShortConfig(util.RepoRoot())
+		os.Args = append(os.Args[:1], os.Args[2:]...)
+	}
 	flag.IntVar(&cfg.MinPods, "pods", cfg.MinPods, "submit jobs until at least this many pods exist")
 	flag.IntVar(&cfg.Kills, "kills", cfg.Kills, "SIGKILLs of the single controller at random moments")
 	flag.IntVar(&cfg.LeaderKills, "leader-kills", cfg.LeaderKills, "SIGKILLs of the leader of two replicas")
@@ -33,7 +42,7 @@ func main() {
 	flag.BoolVar(&cfg.KeepCluster, "keep-cluster", false, "leave the cluster running at the end")
 	report := flag.String("report", filepath.Join(cfg.WorkDir, "report.md"), "where to write the report")
 	flag.Parse()
-	cfg.Command = "go run ./test/chaos/cmd/chaos " + strings.Join(os.Args[1:], " ")
+	cfg.Command = strings.TrimSpace(command)
 	if v := os.Getenv("CHAOS_COMMAND"); v != "" {
 		cfg.Command = v
 	}
