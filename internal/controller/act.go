@@ -36,15 +36,15 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 	}
 	notCreated, createErr := r.createPods(ctx, job, out.Create, out.CreateReason)
 
-	status := out.Status
+	status := &out.Status
 	changed := out.StatusChanged
 	if notCreated > 0 {
-		status = *out.Status.DeepCopy()
+		status = out.Status.DeepCopy()
 		status.Active = max(status.Active-int32(notCreated), 0)
 		if status.Ready != nil && *status.Ready > status.Active {
 			status.Ready = &status.Active
 		}
-		changed = !equality.Semantic.DeepEqual(withoutDuration(status), withoutDuration(job.Status))
+		changed = !equality.Semantic.DeepEqual(withoutDuration(status), withoutDuration(&job.Status))
 	}
 	if createErr == nil && changed && plan.Deferrable(job, out) {
 		if wait := r.mem.writeDelay(job.UID); wait > 0 {
@@ -78,11 +78,11 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 // the cached resourceVersion: a conflict means the cache was stale, and the pass is retried.
 // Only after it succeeded (or none was needed) are the backoff record, the finished mark and
 // the per-pass metrics kept.
-func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatus, changed bool, out *plan.Result) error {
+func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, status *v1alpha1.BatchJobStatus, changed bool, out *plan.Result) error {
 	rv := job.ResourceVersion
 	if changed {
 		updated := job.DeepCopy()
-		updated.Status = status
+		updated.Status = *status
 		r.mem.takeWrite(job.UID)
 		if err := r.Client.Status().Update(ctx, updated); err != nil {
 			return err
@@ -118,7 +118,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 // recordFinishedIndexes counts the indexes that became completed or failed with this
 // write, as upstream's job_finished_indexes_total: only for Indexed jobs,
 // failed indexes only with backoffLimitPerIndex; indexes beyond completions do not count.
-func recordFinishedIndexes(job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatus) {
+func recordFinishedIndexes(job *v1alpha1.BatchJob, status *v1alpha1.BatchJobStatus) {
 	if completionMode(job) != string(v1alpha1.IndexedCompletion) || job.Spec.Completions == nil {
 		return
 	}
@@ -143,9 +143,10 @@ func recordFinishedIndexes(job *v1alpha1.BatchJob, status v1alpha1.BatchJobStatu
 }
 
 // withoutDuration drops the printing field that moves with the clock, for comparisons.
-func withoutDuration(s v1alpha1.BatchJobStatus) v1alpha1.BatchJobStatus {
-	s.Duration = ""
-	return s
+func withoutDuration(s *v1alpha1.BatchJobStatus) v1alpha1.BatchJobStatus {
+	c := *s
+	c.Duration = ""
+	return c
 }
 
 // removeFinalizers drops the tracking finalizer of pods now recorded in status, registering

@@ -67,17 +67,19 @@ func afterOrZero(t1, t2 *metav1.Time) bool {
 // maxRestarts returns the highest restart count of regular containers and of sidecar
 // (restartable init) containers.
 func maxRestarts(p *corev1.Pod) (regular, sidecar int32) {
-	for _, c := range p.Status.ContainerStatuses {
-		regular = max(regular, c.RestartCount)
+	// Indexing, not ranging by value: this runs inside the deletion-order comparator.
+	for i := range p.Status.ContainerStatuses {
+		regular = max(regular, p.Status.ContainerStatuses[i].RestartCount)
 	}
 	sidecars := map[string]bool{}
-	for _, c := range p.Spec.InitContainers {
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			sidecars[c.Name] = true
 		}
 	}
-	for _, c := range p.Status.InitContainerStatuses {
-		if sidecars[c.Name] {
+	for i := range p.Status.InitContainerStatuses {
+		if c := &p.Status.InitContainerStatuses[i]; sidecars[c.Name] {
 			sidecar = max(sidecar, c.RestartCount)
 		}
 	}
