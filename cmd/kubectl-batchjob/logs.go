@@ -76,8 +76,8 @@ func runLogs(ctx context.Context, o *rootOptions, l *logsOptions, name string) e
 		return nil
 	}
 	var sources []logSource
-	for _, p := range pods {
-		sources = append(sources, logSources(p, l.container)...)
+	for i := range pods {
+		sources = append(sources, logSources(&pods[i], l.container)...)
 	}
 	return streamLogs(ctx, o, cl, sources, l)
 }
@@ -86,7 +86,8 @@ func runLogs(ctx context.Context, o *rootOptions, l *logsOptions, name string) e
 // and --failed, oldest first (by index first for Indexed jobs).
 func selectLogPods(pods []corev1.Pod, index int, failedOnly bool) []corev1.Pod {
 	var out []corev1.Pod
-	for _, p := range pods {
+	for i := range pods {
+		p := &pods[i]
 		if failedOnly && p.Status.Phase != corev1.PodFailed {
 			continue
 		}
@@ -96,7 +97,7 @@ func selectLogPods(pods []corev1.Pod, index int, failedOnly bool) []corev1.Pod {
 		if p.Status.Phase == corev1.PodPending && !anyStarted(p.Status.InitContainerStatuses) {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, *p)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := podIndex(&out[i]), podIndex(&out[j])
@@ -129,9 +130,9 @@ type logSource struct {
 	pod, container, prefix string
 }
 
-func logSources(p corev1.Pod, only string) []logSource {
+func logSources(p *corev1.Pod, only string) []logSource {
 	prefix := p.Name
-	if ix := podIndex(&p); ix >= 0 {
+	if ix := podIndex(p); ix >= 0 {
 		prefix += fmt.Sprintf("[%d]", ix)
 	}
 	var out []logSource

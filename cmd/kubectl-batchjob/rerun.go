@@ -98,7 +98,7 @@ func nextRerunName(name string, existing []string) string {
 func buildRerun(orig *unstructured.Unstructured, name string, failedIndexes bool) (*unstructured.Unstructured, error) {
 	spec, _, err := unstructured.NestedMap(orig.Object, "spec")
 	if err != nil || spec == nil {
-		return nil, fmt.Errorf("BatchJob %s has no readable spec: %v", orig.GetName(), err)
+		return nil, fmt.Errorf("BatchJob %s has no readable spec: %w", orig.GetName(), err)
 	}
 	spec = stripGenerated(deepCopyMap(spec))
 	// A rerun is meant to run: a suspended original (suspended by hand, or by a queue)

@@ -296,9 +296,9 @@ func plural(n int, word string) string {
 
 func pendingPods(pods []corev1.Pod) []corev1.Pod {
 	var out []corev1.Pod
-	for _, p := range pods {
-		if p.Status.Phase == corev1.PodPending && p.DeletionTimestamp == nil {
-			out = append(out, p)
+	for i := range pods {
+		if p := &pods[i]; p.Status.Phase == corev1.PodPending && p.DeletionTimestamp == nil {
+			out = append(out, *p)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -313,8 +313,9 @@ func writePendingPods(b *strings.Builder, pods []corev1.Pod) {
 		return
 	}
 	b.WriteString("Pending pods:\n")
-	for _, p := range pending {
-		fmt.Fprintf(b, "  %s%s: %s\n", p.Name, indexSuffix(&p), pendingReason(&p))
+	for i := range pending {
+		p := &pending[i]
+		fmt.Fprintf(b, "  %s%s: %s\n", p.Name, indexSuffix(p), pendingReason(p))
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -163,7 +164,8 @@ func TestWaitOutcome(t *testing.T) {
 	failed := baseJob(func(j *v1alpha1.BatchJob) {
 		j.Status.Conditions = []v1alpha1.JobCondition{{Type: v1alpha1.JobFailed, Status: corev1.ConditionTrue, Reason: "DeadlineExceeded"}}
 	})
-	if done, err := waitOutcome(failed, v1alpha1.JobComplete, o); !done || err == nil || err.(*exitError).code != 1 {
+	var exit *exitError
+	if done, err := waitOutcome(failed, v1alpha1.JobComplete, o); !done || !errors.As(err, &exit) || exit.code != 1 {
 		t.Errorf("complete wanted, job failed: done=%v err=%v", done, err)
 	}
 	if done, err := waitOutcome(failed, v1alpha1.JobFailed, o); !done || err != nil {
