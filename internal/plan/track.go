@@ -179,7 +179,7 @@ func (p *pass) addConditions(capped bool) {
 	} else {
 		p.event(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
 	}
-	p.requeueAfter(ttlAfterFinishing(p.job))
+	p.requeueAfter(ttlAfterFinishing(p.job, terminal.Type == v1alpha1.JobFailed))
 }
 
 // anyFinalizer reports whether a pod of the job still carries the tracking finalizer

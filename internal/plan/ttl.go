@@ -10,21 +10,31 @@ import (
 )
 
 // TTLExpireAt is when a finished job becomes eligible for deletion: the transition time
-// of its first true Complete or Failed condition plus ttlSecondsAfterFinished. ok is
-// false when the job has no TTL, is not finished, or is already being deleted.
+// of its first true Complete or Failed condition plus its TTL (ttlFor). ok is false when
+// the job has no TTL, is not finished, or is already being deleted.
 func TTLExpireAt(job *v1alpha1.BatchJob) (time.Time, bool) {
-	if job.Spec.TTLSecondsAfterFinished == nil || job.DeletionTimestamp != nil {
+	if job.DeletionTimestamp != nil {
 		return time.Time{}, false
 	}
 	for _, c := range job.Status.Conditions {
 		if (c.Type == v1alpha1.JobComplete || c.Type == v1alpha1.JobFailed) && c.Status == corev1.ConditionTrue {
-			if c.LastTransitionTime.IsZero() {
+			ttl := ttlFor(job, c.Type == v1alpha1.JobFailed)
+			if ttl == nil || c.LastTransitionTime.IsZero() {
 				return time.Time{}, false
 			}
-			return c.LastTransitionTime.Add(time.Duration(*job.Spec.TTLSecondsAfterFinished) * time.Second), true
+			return c.LastTransitionTime.Add(time.Duration(*ttl) * time.Second), true
 		}
 	}
 	return time.Time{}, false
+}
+
+// ttlFor is the TTL of a job that finished (failed or not): ttlSecondsAfterFailure
+// overrides ttlSecondsAfterFinished for a failed one; nil when none applies.
+func ttlFor(job *v1alpha1.BatchJob, failed bool) *int32 {
+	if failed && job.Spec.TTLSecondsAfterFailure != nil {
+		return job.Spec.TTLSecondsAfterFailure
+	}
+	return job.Spec.TTLSecondsAfterFinished
 }
 
 // planFinished handles a finished job: its counters are final, so the only work is to
@@ -57,11 +67,12 @@ func TTLDue(job *v1alpha1.BatchJob, now time.Time) (left time.Duration, expired 
 	return 0, true
 }
 
-// ttlAfterFinishing is the timer for a job finished in this pass; the status write that
-// records the finish also triggers a pass, this is the safety net.
-func ttlAfterFinishing(job *v1alpha1.BatchJob) time.Duration {
-	if job.Spec.TTLSecondsAfterFinished == nil {
+// ttlAfterFinishing is the timer for a job finished (failed or not) in this pass; the
+// status write that records the finish also triggers a pass, this is the safety net.
+func ttlAfterFinishing(job *v1alpha1.BatchJob, failed bool) time.Duration {
+	ttl := ttlFor(job, failed)
+	if ttl == nil {
 		return 0
 	}
-	return max(time.Duration(*job.Spec.TTLSecondsAfterFinished)*time.Second, minRequeue)
+	return max(time.Duration(*ttl)*time.Second, minRequeue)
 }

@@ -202,3 +202,8 @@ func (w *JobWrapper) RetryDelays(initial, maxDelay int32) *JobWrapper {
 		}
 	})
 }
+
+func (w *JobWrapper) TTLSecondsAfterFailure(s int32) *JobWrapper {
+	w.Spec.TTLSecondsAfterFailure = ptr.To(s)
+	return w
+}

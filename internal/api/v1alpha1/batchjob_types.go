@@ -230,6 +230,13 @@ type BatchJobSpec struct {
 	// pods created after it.
 	// +optional
 	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+	// ttlSecondsAfterFailure deletes a Failed BatchJob this many seconds after it failed,
+	// instead of after ttlSecondsAfterFinished, so that the evidence of a failure can stay
+	// longer than a success (k8s#74848, #78644, #107891). Unset, ttlSecondsAfterFinished
+	// applies to failed jobs too. Mutable, as ttlSecondsAfterFinished is.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	TTLSecondsAfterFailure *int32 `json:"ttlSecondsAfterFailure,omitempty"`
 }
 
 // RetryPolicy tunes how failed pods are replaced (k8s#94012, #114651, #88718).
