@@ -182,7 +182,7 @@ func startChartController(t *testing.T, kubeconfig, logName string, args []strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	p.cmd = exec.Command(filepath.Join(root, "bin", "batchjob-controller"), args...)
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile

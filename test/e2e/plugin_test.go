@@ -37,7 +37,7 @@ func pluginPath(t *testing.T) string {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "kubectl-batchjob"), "./cmd/kubectl-batchjob")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			pluginErr = fmt.Errorf("building kubectl-batchjob: %v: %s", err, out)
+			pluginErr = fmt.Errorf("building kubectl-batchjob: %w: %s", err, out)
 		}
 	})
 	if pluginErr != nil {

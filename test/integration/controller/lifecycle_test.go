@@ -45,7 +45,7 @@ func TestSuspendAndResume(t *testing.T) {
 
 	// Suspending again deletes the active pods without counting them.
 	env.MustUpdateJob(t, job, func(j *v1alpha1.BatchJob) { j.Spec.Suspend = ptr.To(true) })
-	got = env.WaitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
+	env.WaitForCondition(t, job, v1alpha1.JobSuspended, v1alpha1.ReasonJobSuspended)
 	framework.Eventually(t, "pods deleted and nothing counted", func() (bool, string) {
 		j := env.GetJob(t, job)
 		return len(framework.ActivePods(env.JobPods(t, job))) == 0 && j.Status.Active == 0,
