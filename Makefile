@@ -26,11 +26,13 @@ all: build
 ##@ Tools
 
 .PHONY: tools tools-kube tools-dev
-tools: tools-kube tools-dev ## Build every pinned tool into bin/ (skipped when up to date).
+tools: tools-kube tools-dev tools-lint ## Build every pinned tool into bin/ (skipped when up to date).
 tools-kube: ## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl.
 	@hack/build-tools.sh kube
 tools-dev: ## controller-gen, kwok, kwokctl, helm.
 	@hack/build-tools.sh dev
+tools-lint: ## golangci-lint (its own pinned module, hack/tools/lint).
+	@hack/build-tools.sh lint
 
 ##@ Development
 
@@ -85,9 +87,15 @@ test-e2e: tools build ## End to end against a local kwokctl cluster started by t
 chaos: tools build ## Chaos run (not in CI, ~15 min): >=5,000 pods while the controller is SIGKILLed 50 times, the leader 5 times, kube-apiserver restarted twice (CHAOS_ARGS; test/chaos/RESULTS.md).
 	go run ./test/chaos/cmd/chaos $(CHAOS_ARGS)
 
+.PHONY: lint
+lint: tools-lint ## golangci-lint (.golangci.yml) over the module, shellcheck over hack/ (skipped with a notice without it).
+	$(BIN)/golangci-lint run ./...
+	@if command -v shellcheck >/dev/null; then shellcheck -S warning hack/*.sh .ci/run; \
+	else echo "lint: shellcheck not installed (apt-get install shellcheck): shell scripts not checked"; fi
+
 .PHONY: verify
-verify: ## Regenerate everything and fail if the tree changed.
-	$(MAKE) generate manifests fmt
+verify: ## Regenerate everything, lint, and fail if the tree changed.
+	$(MAKE) generate manifests fmt lint
 	@go mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; }
 	@git diff --exit-code -- . ':(exclude)go.sum' || { echo "generated files are stale: run 'make generate manifests fmt' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- config internal cmd)" || { git status --porcelain -- config internal cmd; echo "untracked generated files"; exit 1; }

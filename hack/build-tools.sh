@@ -3,6 +3,7 @@
 #
 #   hack/build-tools.sh kube   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #   hack/build-tools.sh dev    controller-gen, kwok, kwokctl, helm
+#   hack/build-tools.sh lint   golangci-lint (its own module: its dependencies are not ours)
 #
 # A build is skipped when bin/.stamp-<set> matches the hash of the set's go.mod, go.sum
 # and this script, so a warm checkout costs nothing. A cold build compiles a large part
@@ -60,12 +61,22 @@ build_dev() {
   echo "tools(dev): done in $((SECONDS - start))s"
 }
 
-for set in "${@:-kube dev}"; do
+build_lint() {
+  if up_to_date lint golangci-lint; then echo "tools(lint): up to date in bin/"; return; fi
+  echo "tools(lint): building golangci-lint from Go modules into bin/ (~3 minutes cold)"
+  local start=$SECONDS
+  (cd "${ROOT}/hack/tools/lint" && go build -trimpath -ldflags "-s -w" -o "${BIN}/" tool)
+  stamp_of lint > "${BIN}/.stamp-lint"
+  echo "tools(lint): done in $((SECONDS - start))s"
+}
+
+for set in "${@:-kube dev lint}"; do
   for s in ${set}; do
     case "${s}" in
       kube) build_kube ;;
       dev) build_dev ;;
-      *) echo "unknown tool set: ${s} (want kube or dev)" >&2; exit 2 ;;
+      lint) build_lint ;;
+      *) echo "unknown tool set: ${s} (want kube, dev or lint)" >&2; exit 2 ;;
     esac
   done
 done

@@ -61,9 +61,10 @@ reachable() {
 }
 
 render_config() {
-  local ETCD_PORT=$((CLUSTER_PORT + 1)) ETCD_PEER_PORT=$((CLUSTER_PORT + 2))
-  local KCM_PORT=$((CLUSTER_PORT + 3)) SCHEDULER_PORT=$((CLUSTER_PORT + 4))
-  local KWOK_PORT=$((CLUSTER_PORT + 5))
+  # The ports are read by name, through ${!v} below.
+  # shellcheck disable=SC2034
+  local ETCD_PORT=$((CLUSTER_PORT + 1)) ETCD_PEER_PORT=$((CLUSTER_PORT + 2)) \
+    KCM_PORT=$((CLUSTER_PORT + 3)) SCHEDULER_PORT=$((CLUSTER_PORT + 4)) KWOK_PORT=$((CLUSTER_PORT + 5))
   # Plain bash substitution of the ${VAR} placeholders (no envsubst on a bare machine).
   local content v pat
   content="$(<"${ROOT}/config/kwok/kwokctl.yaml")"
