@@ -58,6 +58,9 @@ func (o *orphanReconciler) shouldStrip(ctx context.Context, pod *corev1.Pod) (bo
 		if hasAnyController(pod) {
 			return false, nil // someone else's pod; not ours to touch
 		}
+		if pod.DeletionTimestamp != nil {
+			return true, nil // no job adopts a pod being deleted; it would stay Terminating
+		}
 		jobs, err := matchingJobs(ctx, o.client, pod)
 		if err != nil {
 			return false, err

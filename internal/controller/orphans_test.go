@@ -116,3 +116,22 @@ func TestOrphanRecheck(t *testing.T) {
 		})
 	}
 }
+
+// An orphan being deleted is never adopted (claimPods skips it), so a matching live job
+// is no reason to keep its finalizer: it would stay Terminating and block its namespace.
+func TestOrphanBeingDeletedIsStripped(t *testing.T) {
+	pod := orphanPod("terminating")
+	pod.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	live := testutil.MakeBatchJob("pi", "ns").ManualSelector(map[string]string{"app": "pi"}).Obj()
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(pod, live).
+		WithIndex(&corev1.Pod{}, PodControllerUIDIndex, indexPodController).Build()
+	o := &orphanReconciler{client: c, apiReader: c}
+	if _, err := o.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pod)}); err != nil {
+		t.Fatal(err)
+	}
+	got := &corev1.Pod{}
+	err := c.Get(context.Background(), client.ObjectKeyFromObject(pod), got)
+	if err == nil && jobpod.HasFinalizer(got) {
+		t.Errorf("a terminating orphan kept the tracking finalizer: %v", got.Finalizers)
+	}
+}

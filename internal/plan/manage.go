@@ -37,7 +37,9 @@ func (p *pass) deletePod(pod *corev1.Pod, stripFirst bool) {
 // most MaxPodCreateDeletePerSync per sync; the rest wait for the next pass.
 func (p *pass) capDeletions(pods []*corev1.Pod) []*corev1.Pod {
 	if len(pods) > maxPodCreateDeletePerPass {
-		p.res.MoreWork = true
+		// With expectations unsatisfied some of these may be the last pass's deletions
+		// not seen yet: the events that satisfy them bring the job back, not a requeue.
+		p.res.MoreWork = p.in.ExpectationsSatisfied
 		return pods[:maxPodCreateDeletePerPass]
 	}
 	return pods

@@ -112,3 +112,19 @@ func TestPlanCapsPodWritesPerPass(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanCapWaitsForEvents: a capped deletion pass with creations or deletions not yet
+// seen does not ask for another pass at once (it could only repeat the same deletions);
+// the events that satisfy the expectations bring the job back.
+func TestPlanCapWaitsForEvents(t *testing.T) {
+	const n = 600
+	var active []*corev1.Pod
+	for i := range n {
+		active = append(active, pod(fmt.Sprintf("r%04d", i)).Phase(corev1.PodRunning).NodeName("n").Created(ago(time.Hour)).Obj())
+	}
+	j := job("pi", "ns").Completions(n).Parallelism(n).ActiveDeadlineSeconds(60).Status(status().Active(n).StartTime(ago(2 * time.Minute)).Obj()).Obj()
+	got := Plan(Input{Job: j, Pods: active, Now: now, ExpectationsSatisfied: false, FinalizerRemovalPending: sets.New[types.UID]()})
+	if got.MoreWork || len(got.Delete) != 500 {
+		t.Errorf("MoreWork = %v with unsatisfied expectations, %d deletions planned; want false, 500", got.MoreWork, len(got.Delete))
+	}
+}
