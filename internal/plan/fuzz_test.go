@@ -259,7 +259,8 @@ func randomBeyond(r *rand.Rand, w *jobW) {
 	}
 }
 
-// checkBeyond: the state is one the CRD accepts, and a suspended job waits for no backoff.
+// checkBeyond: the state is one the CRD accepts, recentFailures lists each pod once and
+// at most 5, and a suspended job waits for no backoff.
 func checkBeyond(t *testing.T, job *v1alpha1.BatchJob, res Result) {
 	t.Helper()
 	switch res.Status.State {
@@ -268,6 +269,13 @@ func checkBeyond(t *testing.T, job *v1alpha1.BatchJob, res Result) {
 		v1alpha1.StateSuccessCriteriaMet:
 	default:
 		t.Errorf("state %q is not one the CRD accepts", res.Status.State)
+	}
+	names := sets.New[string]()
+	for _, f := range res.Status.RecentFailures {
+		names.Insert(f.Pod)
+	}
+	if n := len(res.Status.RecentFailures); n > maxRecentFailures || names.Len() != n {
+		t.Errorf("recentFailures: %d entries, %d pods; want at most %d, each once", n, names.Len(), maxRecentFailures)
 	}
 	if *job.Spec.Suspend && res.Status.NextPodCreationTime != nil {
 		t.Errorf("suspended job with nextPodCreationTime %v", res.Status.NextPodCreationTime)

@@ -64,7 +64,7 @@ func summarize(r Result) outcome {
 // ignorePrint leaves the printing fields to TestPrintFields and TestPlanState, and the
 // status fields beyond batch/v1 to their own tests (plan_beyond_*_test.go).
 var ignorePrint = cmpopts.IgnoreFields(v1alpha1.BatchJobStatus{}, "State", "CompletionsText", "Duration",
-	"NextPodCreationTime")
+	"NextPodCreationTime", "RecentFailures")
 
 type planCase struct {
 	job         *v1alpha1.BatchJob

@@ -57,7 +57,8 @@ type pass struct {
 	// backoffWait is how long pod creation still waits for the re-creation backoff (the
 	// shortest wait over the indexes with backoffLimitPerIndex); zero when it does not.
 	backoffWait time.Duration
-	managed     bool // manageJob ran: pods were created or deleted as needed
+	managed     bool                  // manageJob ran: pods were created or deleted as needed
+	newFailures []v1alpha1.PodFailure // failures counted in this pass, for recentFailures
 }
 
 // Plan decides everything one reconcile pass does for in.Job. It is pure: no client,

@@ -24,6 +24,7 @@ func (p *pass) track() {
 	p.st.Terminating = ptr.To(p.terminating)
 	p.countRemovedFinalizers()
 	newIx, capped := p.recordFinishedPods()
+	p.addRecentFailures()
 	if p.indexed {
 		p.succeededIx = p.succeededIx.With(newIx...)
 		p.st.Succeeded = int32(p.succeededIx.Total())
@@ -102,6 +103,9 @@ func (p *pass) recordFinishedPods() (newIx []int, capped bool) {
 			// When the job fails, every pod still running counts as failed.
 			if !p.uncFail.Has(pod.UID) && (!p.indexed || p.validIndex(pod)) && p.countFailure(pod) {
 				u.Failed = append(u.Failed, pod.UID)
+				if failed {
+					p.noteFailure(pod)
+				}
 			}
 		}
 		if len(newIx)+len(u.Succeeded)+len(u.Failed) >= maxUncountedPods || len(p.res.RemoveFinalizers) >= maxUncountedPods {

@@ -116,3 +116,27 @@ func terminated(name string, code int32, at time.Time, msg string) corev1.Contai
 		ExitCode: code, FinishedAt: metav1.NewTime(at), Message: msg,
 	}}}
 }
+
+// Terminated records that container name terminated with code, reason and message at
+// finishedAt (OOMKilled, Error, ...).
+func (w *PodWrapper) Terminated(name string, code int32, reason, msg string, finishedAt time.Time) *PodWrapper {
+	cs := terminated(name, code, finishedAt, msg)
+	cs.State.Terminated.Reason = reason
+	w.Status.ContainerStatuses = append(w.Status.ContainerStatuses, cs)
+	return w
+}
+
+// Waiting records that container name waits to start with reason and message
+// (ImagePullBackOff, CreateContainerConfigError, ...).
+func (w *PodWrapper) Waiting(name, reason, msg string) *PodWrapper {
+	w.Status.ContainerStatuses = append(w.Status.ContainerStatuses, corev1.ContainerStatus{
+		Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}},
+	})
+	return w
+}
+
+// WithReason sets the pod's status reason and message (Evicted, DeadlineExceeded, ...).
+func (w *PodWrapper) WithReason(reason, msg string) *PodWrapper {
+	w.Status.Reason, w.Status.Message = reason, msg
+	return w
+}

@@ -84,3 +84,9 @@ func (w *StatusWrapper) NextPodCreationTime(t time.Time) *StatusWrapper {
 	w.BatchJobStatus.NextPodCreationTime = &metav1.Time{Time: t}
 	return w
 }
+
+// RecentFailures sets status.recentFailures.
+func (w *StatusWrapper) RecentFailures(fs ...v1alpha1.PodFailure) *StatusWrapper {
+	w.BatchJobStatus.RecentFailures = fs
+	return w
+}

@@ -125,6 +125,13 @@ type BatchJobStatus struct {
 
 	// Beyond batch/v1.
 
+	// recentFailures are the last pod failures (at most 5, newest last), kept after the
+	// pods are gone (k8s#74848, #78644, #107891); each is recorded in the status write that
+	// counts it.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=5
+	// +optional
+	RecentFailures []PodFailure `json:"recentFailures,omitempty"`
 	// nextPodCreationTime is when the re-creation backoff lets the next pod be created;
 	// unset when no creation waits for it.
 	// +optional
@@ -147,4 +154,36 @@ type BatchJobStatus struct {
 	// complete, otherwise the time since startTime when status was last written.
 	// +optional
 	Duration string `json:"duration,omitempty"`
+}
+
+// PodFailure is one failed pod of a BatchJob, as status.recentFailures keeps it.
+type PodFailure struct {
+	// pod is the pod's name.
+	// +kubebuilder:validation:MaxLength=253
+	Pod string `json:"pod"`
+	// index is the pod's completion index (Indexed only).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	Index *int32 `json:"index,omitempty"`
+	// node is the node the pod ran on, if it was scheduled.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Node string `json:"node,omitempty"`
+	// container is the container that failed (or could not start).
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Container string `json:"container,omitempty"`
+	// exitCode of the container; 0 when it never ran.
+	ExitCode int32 `json:"exitCode"`
+	// reason is the container's termination reason (OOMKilled, Error, ...), the waiting
+	// reason of a container that never started (ImagePullBackOff, ...), or the pod's reason.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// message is the termination (or waiting) message, cut to 1 KiB.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// time is when the pod finished.
+	Time metav1.Time `json:"time"`
 }

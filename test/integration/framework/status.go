@@ -63,13 +63,14 @@ func (e *Env) ValidateJobPodsStatus(t testing.TB, job *v1alpha1.BatchJob, desire
 
 // ValidateJobStatus waits until the job's status equals want, as upstream's
 // validateJobStatus compares it: not startTime, completionTime, uncountedTerminatedPods,
-// nor condition times and messages; the printing fields are ours only.
+// nor condition times and messages; the printing fields and the fields beyond batch/v1
+// (recentFailures, nextPodCreationTime) are ours only.
 func (e *Env) ValidateJobStatus(t testing.TB, job *v1alpha1.BatchJob, want v1alpha1.BatchJobStatus) {
 	t.Helper()
 	opts := cmp.Options{
 		cmpopts.EquateEmpty(),
 		cmpopts.IgnoreFields(v1alpha1.BatchJobStatus{}, "StartTime", "UncountedTerminatedPods", "CompletionTime",
-			"State", "CompletionsText", "Duration"),
+			"State", "CompletionsText", "Duration", "RecentFailures", "NextPodCreationTime"),
 		cmpopts.IgnoreFields(v1alpha1.JobCondition{}, "LastProbeTime", "LastTransitionTime", "Message"),
 	}
 	Eventually(t, "job status", func() (bool, string) {
