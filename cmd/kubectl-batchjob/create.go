@@ -181,7 +181,7 @@ func fromSource(ctx context.Context, o *rootOptions, cl *clients, from, name str
 		// As kubectl create job --from=cronjob marks a manual run.
 		annotate(obj, "cronjob.kubernetes.io/instantiate", "manual")
 	default:
-		return nil, fmt.Errorf("--from=%q: unknown kind %q; supported: job/NAME, cronjob/NAME (batchcronjob/NAME is not available yet)", from, kind)
+		return fromBatchCronJob(ctx, o, cl, from, kind, src, name)
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(o.streams.ErrOut, "Warning: %s: %s\n", from, w)

@@ -44,6 +44,7 @@ func defaultObjects(t *testing.T) []string {
 		key("ClusterRole", "", fullname+"-metrics-reader"),
 		key("ClusterRoleBinding", "", fullname),
 		key("ClusterRoleBinding", "", fullname+"-metrics-auth"),
+		key("CustomResourceDefinition", "", "batchcronjobs.batchjob.dev"),
 		key("CustomResourceDefinition", "", "batchjobs.batchjob.dev"),
 		key("Deployment", namespace, fullname),
 		key("Role", namespace, fullname+"-leader-election"),
@@ -68,7 +69,8 @@ func TestObjectSets(t *testing.T) {
 		"defaults": {want: defaultObjects(t)},
 		"crds disabled": {
 			flags: []string{"--set", "crds.enabled=false"},
-			want:  without(append(admissionKeys(t), key("CustomResourceDefinition", "", "batchjobs.batchjob.dev"))...),
+			want: without(append(admissionKeys(t), key("CustomResourceDefinition", "", "batchjobs.batchjob.dev"),
+				key("CustomResourceDefinition", "", "batchcronjobs.batchjob.dev"))...),
 		},
 		"metrics disabled": {
 			flags: []string{"--set", "metrics.enabled=false,metrics.serviceMonitor.enabled=true"},
@@ -88,6 +90,7 @@ func TestObjectSets(t *testing.T) {
 			want: append(admissionKeys(t),
 				key("ClusterRole", "", "bj"), key("ClusterRole", "", "bj-metrics-auth"), key("ClusterRole", "", "bj-metrics-reader"),
 				key("ClusterRoleBinding", "", "bj"), key("ClusterRoleBinding", "", "bj-metrics-auth"),
+				key("CustomResourceDefinition", "", "batchcronjobs.batchjob.dev"),
 				key("CustomResourceDefinition", "", "batchjobs.batchjob.dev"), key("Deployment", namespace, "bj"),
 				key("Role", namespace, "bj-leader-election"), key("RoleBinding", namespace, "bj-leader-election"),
 				key("Service", namespace, "bj-metrics"), key("ServiceAccount", namespace, "bj"),

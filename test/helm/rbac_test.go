@@ -50,13 +50,19 @@ var (
 		"authorization.k8s.io/subjectaccessreviews": {"create"},
 	}
 	namespacedGrants = grants{
-		// patch: the generated selector (selector.go); delete: TTL (ttl.go); no update, the
+		// patch: the generated selector (selector.go); delete: TTL (ttl.go) and BatchCronJob
+		// history and Replace; create: BatchCronJob runs (internal/cronjob); no update, the
 		// controller writes a BatchJob only through patch and the status subresource.
-		"batchjob.dev/batchjobs":            {"delete", "get", "list", "patch", "watch"},
+		"batchjob.dev/batchjobs":            {"create", "delete", "get", "list", "patch", "watch"},
 		"batchjob.dev/batchjobs/status":     {"update"},
 		"batchjob.dev/batchjobs/finalizers": {"update"},
-		"/pods":                             {"create", "delete", "get", "list", "patch", "watch"},
-		"events.k8s.io/events":              {"create", "patch"},
+		// BatchCronJobs: read, status written by update, finalizers for blockOwnerDeletion
+		// on the BatchJobs they control.
+		"batchjob.dev/batchcronjobs":            {"get", "list", "watch"},
+		"batchjob.dev/batchcronjobs/status":     {"update"},
+		"batchjob.dev/batchcronjobs/finalizers": {"update"},
+		"/pods":                                 {"create", "delete", "get", "list", "patch", "watch"},
+		"events.k8s.io/events":                  {"create", "patch"},
 		// No leases: only the leader-election Role in the release namespace grants them.
 	}
 	leaderElectionGrants = grants{
@@ -130,6 +136,7 @@ func TestRolesWatchNamespaces(t *testing.T) {
 		key("ClusterRole", "", fullname+"-metrics-reader"),
 		key("ClusterRoleBinding", "", fullname),
 		key("ClusterRoleBinding", "", fullname+"-metrics-auth"),
+		key("CustomResourceDefinition", "", "batchcronjobs.batchjob.dev"),
 		key("CustomResourceDefinition", "", "batchjobs.batchjob.dev"),
 		key("Deployment", namespace, fullname),
 		key("Role", namespace, fullname+"-leader-election"),
