@@ -149,3 +149,22 @@ func (s Set) String() string {
 	}
 	return b.String()
 }
+
+// Complement is the set of indexes in [0, limit) that are not in s.
+func (s Set) Complement(limit int) Set {
+	var out Set
+	next := 0
+	for _, iv := range s {
+		if iv.First >= limit {
+			break
+		}
+		if iv.First > next {
+			out = append(out, Interval{next, iv.First - 1})
+		}
+		next = max(next, iv.Last+1)
+	}
+	if next < limit {
+		out = append(out, Interval{next, limit - 1})
+	}
+	return out
+}

@@ -109,3 +109,25 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestComplement(t *testing.T) {
+	cases := map[string]struct {
+		in    string
+		limit int
+		want  string
+	}{
+		"empty is everything":   {in: "", limit: 4, want: "0-3"},
+		"everything is empty":   {in: "0-3", limit: 4, want: ""},
+		"holes":                 {in: "1,3-5,9", limit: 10, want: "0,2,6-8"},
+		"beyond the limit":      {in: "2,7-12", limit: 5, want: "0,1,3,4"},
+		"no room":               {in: "", limit: 0, want: ""},
+		"last index in the set": {in: "0,9", limit: 10, want: "1-8"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := Parse(tc.in, 100).Complement(tc.limit).String(); got != tc.want {
+				t.Errorf("Complement = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

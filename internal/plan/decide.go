@@ -138,7 +138,7 @@ func (p *pass) decideIndexed() {
 			switch n := failed.Total(); {
 			case spec.MaxFailedIndexes != nil && n > int(*spec.MaxFailedIndexes):
 				p.fail(v1alpha1.ReasonMaxFailedIndexesExceeded, v1alpha1.MessageMaxFailedIndexesExceeded)
-			case n > 0 && n+p.succeededIx.Total() >= p.completions:
+			case n > 0 && n+p.succeededIx.Total() >= int(p.target()):
 				p.fail(v1alpha1.ReasonFailedIndexes, v1alpha1.MessageFailedIndexes)
 			}
 		}

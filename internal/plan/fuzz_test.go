@@ -257,6 +257,10 @@ func randomBeyond(r *rand.Rand, w *jobW) {
 	if r.Intn(4) == 0 {
 		w.RetryDelays(int32(r.Intn(3))-1, int32(r.Intn(3)*20)-1)
 	}
+	if c := w.Spec.Completions; c != nil && *c > 0 && w.Spec.CompletionMode != nil && r.Intn(3) == 0 {
+		first := r.Intn(int(*c))
+		w.CompletionIndexes(fmt.Sprintf("%d-%d", first, first+r.Intn(int(*c)-first)))
+	}
 }
 
 // checkBeyond: the state is one the CRD accepts, recentFailures lists each pod once and

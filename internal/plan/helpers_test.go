@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -196,3 +197,7 @@ type (
 	jobW = testutil.JobWrapper
 	podW = testutil.PodWrapper
 )
+
+func ptrInt32(n int32) *int32 { return &n }
+
+func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t) }

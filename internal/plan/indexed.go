@@ -112,6 +112,8 @@ func (p *pass) pendingIndexes(count int) []int {
 	if p.failedIx != nil {
 		taken = taken.Union(*p.failedIx)
 	}
+	// Indexes spec.completionIndexes leaves out are never run.
+	taken = taken.Union(p.unselected)
 	return taken.Missing(count, p.completions)
 }
 

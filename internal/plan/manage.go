@@ -66,7 +66,7 @@ func (p *pass) completionsReached() bool {
 	if p.job.Spec.Completions == nil {
 		return p.succeeded > 0 && p.activeCount == 0
 	}
-	return p.succeeded >= *p.job.Spec.Completions && p.activeCount == 0
+	return p.succeeded >= p.target() && p.activeCount == 0
 }
 
 func (p *pass) updateSuspended() {
@@ -124,7 +124,7 @@ func (p *pass) wantActive() int32 {
 		}
 		return parallelism
 	}
-	return max(min(*p.job.Spec.Completions-p.succeeded, parallelism), 0)
+	return max(min(p.target()-p.succeeded, parallelism), 0)
 }
 
 // create builds n pods, subject to the job-wide backoff (or the per-index one).

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +60,8 @@ type pass struct {
 	backoffWait time.Duration
 	managed     bool                  // manageJob ran: pods were created or deleted as needed
 	newFailures []v1alpha1.PodFailure // failures counted in this pass, for recentFailures
+	// unselected are the indexes spec.completionIndexes leaves out; nil when it is unset.
+	unselected indexset.Set
 }
 
 // Plan decides everything one reconcile pass does for in.Job. It is pure: no client,
@@ -103,12 +106,24 @@ func newPass(job *v1alpha1.BatchJob, in Input) *pass {
 	p.indexed = *job.Spec.CompletionMode == v1alpha1.IndexedCompletion
 	if p.indexed && job.Spec.Completions != nil {
 		p.completions = int(*job.Spec.Completions)
+		if ci := job.Spec.CompletionIndexes; ci != nil {
+			p.unselected = indexset.Parse(*ci, p.completions).Complement(p.completions)
+		}
 	}
 	p.onlyReplaceFailed = *job.Spec.PodReplacementPolicy == v1alpha1.Failed
 	return p
 }
 
 func (p *pass) suspended() bool { return *p.job.Spec.Suspend }
+
+// target is the number of succeeded pods (Indexed: indexes) the job needs: completions,
+// or the indexes spec.completionIndexes selects.
+func (p *pass) target() int32 {
+	if p.unselected != nil {
+		return int32(p.completions - p.unselected.Total())
+	}
+	return *p.job.Spec.Completions
+}
 
 func (p *pass) hasBackoffLimitPerIndex() bool {
 	return p.indexed && p.job.Spec.BackoffLimitPerIndex != nil
@@ -139,6 +154,9 @@ func (p *pass) finishStatus() {
 	v1alpha1.SetPrintFields(p.job, p.st, p.in.Now)
 	if p.st.State == v1alpha1.StateRunning {
 		p.st.State = p.runState()
+	}
+	if p.unselected != nil {
+		p.st.CompletionsText = fmt.Sprintf("%d/%d", p.st.Succeeded, p.target())
 	}
 	p.res.Status = *p.st
 	p.res.StatusChanged = !statusEqual(&p.in.Job.Status, p.st)

@@ -207,3 +207,8 @@ func (w *JobWrapper) TTLSecondsAfterFailure(s int32) *JobWrapper {
 	w.Spec.TTLSecondsAfterFailure = ptr.To(s)
 	return w
 }
+
+func (w *JobWrapper) CompletionIndexes(s string) *JobWrapper {
+	w.Spec.CompletionIndexes = ptr.To(s)
+	return w
+}

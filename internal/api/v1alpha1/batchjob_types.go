@@ -152,11 +152,13 @@ type SuccessPolicyRule struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.podFailurePolicy) || has(self.backoffLimitPerIndex) || !self.podFailurePolicy.rules.exists(r, r.action == 'FailIndex')",messageExpression="'spec.podFailurePolicy.rules[' + ((self.podFailurePolicy.rules.map(r, r.action == 'FailIndex').indexOf(true)) >= 10 ? ['0','1','2','3','4','5','6','7','8','9'][(self.podFailurePolicy.rules.map(r, r.action == 'FailIndex').indexOf(true)) / 10 % 10] : \"\") + ['0','1','2','3','4','5','6','7','8','9'][(self.podFailurePolicy.rules.map(r, r.action == 'FailIndex').indexOf(true)) % 10] + '].action: Invalid value: FailIndex: requires the backoffLimitPerIndex to be set'",fieldPath=.podFailurePolicy
 // +kubebuilder:validation:XValidation:rule="!has(self.podFailurePolicy) || !has(self.podReplacementPolicy) || self.podReplacementPolicy == 'Failed'",message="spec.podReplacementPolicy: Unsupported value: only \"Failed\" is supported when podFailurePolicy is specified",fieldPath=.podReplacementPolicy
 // +kubebuilder:validation:XValidation:rule="self.completionMode == 'Indexed' || !has(self.successPolicy)",message="spec.successPolicy: requires indexed completion mode",fieldPath=.successPolicy
+// +kubebuilder:validation:XValidation:rule="self.completionMode == 'Indexed' || !has(self.completionIndexes)",message="spec.completionIndexes: requires indexed completion mode",fieldPath=.completionIndexes
 // +kubebuilder:validation:XValidation:rule="!has(self.successPolicy) || !has(self.completions) || self.successPolicy.rules.all(r, !has(r.succeededCount) || r.succeededCount <= self.completions)",messageExpression="'spec.successPolicy.rules[' + ((self.successPolicy.rules.map(r, has(r.succeededCount) && r.succeededCount > self.completions).indexOf(true)) >= 10 ? ['0','1','2','3','4','5','6','7','8','9'][(self.successPolicy.rules.map(r, has(r.succeededCount) && r.succeededCount > self.completions).indexOf(true)) / 10 % 10] : \"\") + ['0','1','2','3','4','5','6','7','8','9'][(self.successPolicy.rules.map(r, has(r.succeededCount) && r.succeededCount > self.completions).indexOf(true)) % 10] + '].succeededCount: Invalid value: must be less than or equal to spec.completions (the number of specified completions)'",fieldPath=.successPolicy
 //
 // Update only:
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.selector) || (has(self.selector) && self.selector == oldSelf.selector)",message="spec.selector: field is immutable",fieldPath=.selector
 // +kubebuilder:validation:XValidation:rule="self.completionMode == oldSelf.completionMode",message="spec.completionMode: field is immutable",fieldPath=.completionMode
+// +kubebuilder:validation:XValidation:rule="has(self.completionIndexes) == has(oldSelf.completionIndexes) && (!has(self.completionIndexes) || self.completionIndexes == oldSelf.completionIndexes)",message="spec.completionIndexes: field is immutable",fieldPath=.completionIndexes
 // +kubebuilder:validation:XValidation:rule="has(self.podFailurePolicy) == has(oldSelf.podFailurePolicy) && (!has(self.podFailurePolicy) || self.podFailurePolicy == oldSelf.podFailurePolicy)",message="spec.podFailurePolicy: field is immutable",fieldPath=.podFailurePolicy
 // +kubebuilder:validation:XValidation:rule="has(self.backoffLimitPerIndex) == has(oldSelf.backoffLimitPerIndex) && (!has(self.backoffLimitPerIndex) || self.backoffLimitPerIndex == oldSelf.backoffLimitPerIndex)",message="spec.backoffLimitPerIndex: field is immutable",fieldPath=.backoffLimitPerIndex
 // +kubebuilder:validation:XValidation:rule="has(self.managedBy) == has(oldSelf.managedBy) && (!has(self.managedBy) || self.managedBy == oldSelf.managedBy)",message="spec.managedBy: field is immutable",fieldPath=.managedBy
@@ -237,6 +239,17 @@ type BatchJobSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFailure *int32 `json:"ttlSecondsAfterFailure,omitempty"`
+	// completionIndexes (Indexed only) runs just these indexes, an interval list such as
+	// "3,7,9-12" within [0, completions): each pod keeps its own index in env, hostname and
+	// labels, and the BatchJob succeeds when all of them succeeded (k8s#77396, #109131,
+	// kubectl#1441; `kubectl batchjob rerun --failed-indexes` sets it). Immutable, as
+	// completionMode is. The pattern checks the format; ordering and bounds are checked by
+	// config/admission.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=65536
+	// +kubebuilder:validation:Pattern=`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`
+	// +optional
+	CompletionIndexes *string `json:"completionIndexes,omitempty"`
 }
 
 // RetryPolicy tunes how failed pods are replaced (k8s#94012, #114651, #88718).
