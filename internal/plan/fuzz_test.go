@@ -257,6 +257,9 @@ func randomBeyond(r *rand.Rand, w *jobW) {
 	if r.Intn(4) == 0 {
 		w.RetryDelays(int32(r.Intn(3))-1, int32(r.Intn(3)*20)-1)
 	}
+	if r.Intn(3) == 0 {
+		w.RetryPolicy(func(rp *v1alpha1.RetryPolicy) { rp.AvoidFailedNodes = ptr.To(true) })
+	}
 	if c := w.Spec.Completions; c != nil && *c > 0 && w.Spec.CompletionMode != nil && r.Intn(3) == 0 {
 		first := r.Intn(int(*c))
 		w.CompletionIndexes(fmt.Sprintf("%d-%d", first, first+r.Intn(int(*c)-first)))

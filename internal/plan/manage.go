@@ -138,7 +138,9 @@ func (p *pass) create(n int) {
 	if !p.indexed {
 		pods := make([]*corev1.Pod, 0, n)
 		for range n {
-			pods = append(pods, podbuilder.Build(p.job, podbuilder.NoIndex, nil))
+			pod := podbuilder.Build(p.job, podbuilder.NoIndex, nil)
+			p.avoidFailedNodes(pod, podbuilder.NoIndex)
+			pods = append(pods, pod)
 		}
 		p.addCreations(pods)
 		return
@@ -157,7 +159,9 @@ func (p *pass) create(n int) {
 		if p.hasBackoffLimitPerIndex() {
 			counts = p.failureCounts(ix)
 		}
-		pods = append(pods, podbuilder.Build(p.job, ix, counts))
+		pod := podbuilder.Build(p.job, ix, counts)
+		p.avoidFailedNodes(pod, ix)
+		pods = append(pods, pod)
 	}
 	p.addCreations(pods)
 }

@@ -1,11 +1,18 @@
 package plan
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/backoff"
+	"github.com/batchjob-dev/batchjob/internal/jobpod"
+	"github.com/batchjob-dev/batchjob/internal/podbuilder"
 )
 
 // backoffPolicy is the job's pod re-creation backoff: upstream's 10s doubling up to
@@ -43,4 +50,35 @@ func (p *pass) setNextPodCreationTime() {
 	default:
 		p.st.NextPodCreationTime = nil
 	}
+}
+
+// maxAvoidedNodes bounds the nodes a replacement pod avoids, so that a job failing
+// everywhere still fits on a cluster and its pods' affinity stays small.
+const maxAvoidedNodes = 10
+
+// avoidFailedNodes adds to a replacement pod (for index ix, or podbuilder.NoIndex) a
+// required anti-affinity to the last nodes where the job's (Indexed: the index's) pods
+// failed, when spec.retryPolicy.avoidFailedNodes asks for it.
+func (p *pass) avoidFailedNodes(pod *corev1.Pod, ix int) {
+	if rp := p.job.Spec.RetryPolicy; rp == nil || !ptr.Deref(rp.AvoidFailedNodes, false) {
+		return
+	}
+	var failed []*corev1.Pod
+	for _, f := range p.in.Pods {
+		if f.Spec.NodeName != "" && p.isFailed(f) && (ix == podbuilder.NoIndex || jobpod.Index(f) == ix) {
+			failed = append(failed, f)
+		}
+	}
+	// Newest first, so the bound keeps the latest nodes; the list is sorted for a stable spec.
+	slices.SortFunc(failed, func(a, b *corev1.Pod) int {
+		return cmp.Or(backoff.FinishTime(b).Compare(backoff.FinishTime(a)), cmp.Compare(a.Name, b.Name))
+	})
+	nodes := sets.New[string]()
+	for _, f := range failed {
+		if nodes.Len() == maxAvoidedNodes {
+			break
+		}
+		nodes.Insert(f.Spec.NodeName)
+	}
+	podbuilder.AvoidNodes(pod, sets.List(nodes))
 }

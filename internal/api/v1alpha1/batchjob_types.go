@@ -268,6 +268,12 @@ type RetryPolicy struct {
 	// +kubebuilder:validation:Maximum=86400
 	// +optional
 	MaxDelaySeconds *int32 `json:"maxDelaySeconds,omitempty"`
+	// avoidFailedNodes gives a replacement pod a required node anti-affinity (a
+	// kubernetes.io/hostname NotIn requirement added to every nodeSelectorTerm of the
+	// template's affinity) to the last 10 nodes where this BatchJob's pods (Indexed: this
+	// index's pods) failed. Unset or false: no change to the template.
+	// +optional
+	AvoidFailedNodes *bool `json:"avoidFailedNodes,omitempty"`
 }
 
 // +kubebuilder:object:root=true
