@@ -55,7 +55,12 @@ func start(t *testing.T) *cronEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("caches did not sync")
 	}
