@@ -24,6 +24,9 @@ func (r *Reconciler) deletePods(ctx context.Context, job *v1alpha1.BatchJob, del
 		err := r.deletePod(ctx, pod, dels[i].StripFinalizerFirst)
 		if err != nil {
 			r.mem.deletionObserved(job.UID, pod.UID) // will not be observed
+			if apierrors.IsConflict(err) {
+				return err // it finished meanwhile: the next pass counts it
+			}
 			r.Recorder.Eventf(job, pod, corev1.EventTypeWarning, "FailedDelete", "DeletePod", "Error deleting: %v", err)
 			return fmt.Errorf("deleting pod %s: %w", klog.KObj(pod), err)
 		}
@@ -35,7 +38,7 @@ func (r *Reconciler) deletePods(ctx context.Context, job *v1alpha1.BatchJob, del
 
 func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod, stripFirst bool) error {
 	if stripFirst && jobpod.HasFinalizer(pod) {
-		if err := stripFinalizer(ctx, r.Client, pod); err != nil {
+		if err := StripFinalizerIfUnfinished(ctx, r.Client, pod); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,6 +42,34 @@ func stripFinalizer(ctx context.Context, c client.Client, pod *corev1.Pod) error
 		return err
 	}
 	return nil
+}
+
+// StripFinalizerIfUnfinished removes the tracking finalizer of a pod about to be deleted
+// uncounted (scale-down, suspend) only if the pod is still in the phase the plan saw: a
+// pod that succeeded or failed in the meantime must be counted, not released, or its
+// success is lost (found by the chaos run: a pod succeeded 69 ms before a suspend stripped
+// it). A JSON patch tests the phase and the finalizer's position before removing it; a
+// pod that moved on fails the test, which comes back as a Conflict so the pass is planned
+// again from the newer pod.
+func StripFinalizerIfUnfinished(ctx context.Context, c client.Client, pod *corev1.Pod) error {
+	i := slices.Index(pod.Finalizers, v1alpha1.JobTrackingFinalizer)
+	if i < 0 {
+		return nil
+	}
+	ops := fmt.Appendf(nil, `[{"op":"test","path":"/status/phase","value":%q},`+
+		`{"op":"test","path":"/metadata/finalizers/%d","value":%q},{"op":"remove","path":"/metadata/finalizers/%d"}]`,
+		pod.Status.Phase, i, v1alpha1.JobTrackingFinalizer, i)
+	err := c.Patch(ctx, pod.DeepCopy(), client.RawPatch(types.JSONPatchType, ops))
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsInvalid(err), apierrors.IsConflict(err), apierrors.IsBadRequest(err):
+		// A failed JSON-patch test: the pod is not what the plan saw.
+		return apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, pod.Name,
+			fmt.Errorf("pod changed before its tracking finalizer was removed: %w", err))
+	default:
+		return err
+	}
 }
 
 // completionMode is the label value for metrics (defaulted: NonIndexed).
