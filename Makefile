@@ -57,6 +57,7 @@ vet: ## go vet.
 
 .PHONY: build
 build: ## Build the controller and the kubectl plugin (kubectl-batchjob) into bin/.
+	@echo "build: bin/batchjob-controller and bin/kubectl-batchjob (a minute or two on a cold build cache)"
 	go build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" \
 		-o $(BIN)/batchjob-controller ./cmd/batchjob-controller
 	go build -trimpath -o $(BIN)/kubectl-batchjob ./cmd/kubectl-batchjob
