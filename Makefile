@@ -38,9 +38,9 @@ tools-lint: ## golangci-lint (its own pinned module, hack/tools/lint).
 
 .PHONY: manifests
 manifests: tools-dev ## Generate the CRD and RBAC from kubebuilder markers, and sync the Helm chart.
-	$(CONTROLLER_GEN) crd:maxDescLen=0,generateEmbeddedObjectMeta=true rbac:roleName=batchjob-controller paths=./internal/... \
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true rbac:roleName=batchjob-controller paths=./internal/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	go run ./hack/crdpatch config/crd/bases/batchjob.dev_batchjobs.yaml
+	go run ./hack/crdpatch config/crd/bases/*.yaml
 	@if [[ -x hack/sync-chart.sh ]]; then hack/sync-chart.sh; fi
 
 .PHONY: generate

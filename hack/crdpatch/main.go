@@ -1,6 +1,10 @@
-// Command crdpatch adds to the generated BatchJob CRD what kubebuilder markers cannot put on
-// the embedded corev1 types: `default: {}` on the pod template's metadata and on its
-// containers[].resources and initContainers[].resources.
+// Command crdpatch adds to the generated CRDs what kubebuilder markers cannot put on the
+// embedded corev1 types: `default: {}` on the BatchJob pod template's metadata and on its
+// containers[].resources and initContainers[].resources; and it drops the descriptions
+// inside every embedded pod template, keeping those of the project's own fields, so that
+// `kubectl explain batchjob.spec.backoffLimit` explains while the CRD stays well under the
+// size the API server and Helm accept (the pod template's documentation alone would double it;
+// `kubectl explain pod.spec` has it).
 //
 // Why: Go clients always serialize `metadata: {}` and `resources: {}` while YAML manifests
 // usually omit them, and
@@ -9,7 +13,7 @@
 // server fills it in on every request and on every read from etcd, so both sides agree, as
 // upstream's Go-struct comparison does.
 //
-// Usage: go run ./hack/crdpatch config/crd/bases/batchjob.dev_batchjobs.yaml
+// Usage: go run ./hack/crdpatch config/crd/bases/*.yaml
 package main
 
 import (
@@ -22,13 +26,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: crdpatch CRD.yaml")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: crdpatch CRD.yaml...")
 		os.Exit(2)
 	}
-	if err := patchFile(os.Args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, "crdpatch:", err)
-		os.Exit(1)
+	for _, path := range os.Args[1:] {
+		if err := patchFile(path); err != nil {
+			fmt.Fprintln(os.Stderr, "crdpatch:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -43,9 +49,16 @@ func patchFile(path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	for i := range crd.Spec.Versions {
-		if err := defaultResources(crd.Spec.Versions[i].Schema); err != nil {
-			return fmt.Errorf("%s version %s: %w", path, crd.Spec.Versions[i].Name, err)
+		schema := crd.Spec.Versions[i].Schema
+		if schema == nil || schema.OpenAPIV3Schema == nil {
+			return fmt.Errorf("%s version %s: no schema", path, crd.Spec.Versions[i].Name)
 		}
+		if crd.Spec.Names.Kind == "BatchJob" {
+			if err := defaultResources(schema); err != nil {
+				return fmt.Errorf("%s version %s: %w", path, crd.Spec.Versions[i].Name, err)
+			}
+		}
+		dropPodTemplateDescriptions(schema.OpenAPIV3Schema)
 	}
 	out, err := yaml.Marshal(crd)
 	if err != nil {
@@ -57,9 +70,6 @@ func patchFile(path string) error {
 }
 
 func defaultResources(v *apiextensionsv1.CustomResourceValidation) error {
-	if v == nil || v.OpenAPIV3Schema == nil {
-		return fmt.Errorf("no schema")
-	}
 	template, err := walk(v.OpenAPIV3Schema, "spec", "template")
 	if err != nil {
 		return err
@@ -90,6 +100,45 @@ func defaultResources(v *apiextensionsv1.CustomResourceValidation) error {
 		items.Items.Schema.Properties["resources"] = res
 	}
 	return nil
+}
+
+// dropPodTemplateDescriptions removes every description inside a pod template (a property
+// named template with metadata and spec.containers), wherever it is embedded.
+func dropPodTemplateDescriptions(s *apiextensionsv1.JSONSchemaProps) {
+	for name, child := range s.Properties {
+		if name == "template" && isPodTemplate(&child) {
+			own := child.Description // the field's own, one line
+			dropDescriptions(&child)
+			child.Description = own
+		} else {
+			dropPodTemplateDescriptions(&child)
+		}
+		s.Properties[name] = child
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		dropPodTemplateDescriptions(s.Items.Schema)
+	}
+}
+
+func isPodTemplate(s *apiextensionsv1.JSONSchemaProps) bool {
+	spec, ok := s.Properties["spec"]
+	_, hasMeta := s.Properties["metadata"]
+	_, hasContainers := spec.Properties["containers"]
+	return ok && hasMeta && hasContainers
+}
+
+func dropDescriptions(s *apiextensionsv1.JSONSchemaProps) {
+	s.Description = ""
+	for name, child := range s.Properties {
+		dropDescriptions(&child)
+		s.Properties[name] = child
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		dropDescriptions(s.Items.Schema)
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		dropDescriptions(s.AdditionalProperties.Schema)
+	}
 }
 
 // walk follows properties by name. Properties are maps (shared by reference), so a write
