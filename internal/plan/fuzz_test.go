@@ -260,6 +260,9 @@ func randomBeyond(r *rand.Rand, w *jobW) {
 	if r.Intn(3) == 0 {
 		w.RetryPolicy(func(rp *v1alpha1.RetryPolicy) { rp.AvoidFailedNodes = ptr.To(true) })
 	}
+	if r.Intn(3) == 0 {
+		w.MemoryIncreaseOnOOM("1.5", "1Gi")
+	}
 	if c := w.Spec.Completions; c != nil && *c > 0 && w.Spec.CompletionMode != nil && r.Intn(3) == 0 {
 		first := r.Intn(int(*c))
 		w.CompletionIndexes(fmt.Sprintf("%d-%d", first, first+r.Intn(int(*c)-first)))

@@ -140,6 +140,7 @@ func (p *pass) create(n int) {
 		for range n {
 			pod := podbuilder.Build(p.job, podbuilder.NoIndex, nil)
 			p.avoidFailedNodes(pod, podbuilder.NoIndex)
+			p.increaseMemory(pod, podbuilder.NoIndex)
 			pods = append(pods, pod)
 		}
 		p.addCreations(pods)
@@ -161,6 +162,7 @@ func (p *pass) create(n int) {
 		}
 		pod := podbuilder.Build(p.job, ix, counts)
 		p.avoidFailedNodes(pod, ix)
+		p.increaseMemory(pod, ix)
 		pods = append(pods, pod)
 	}
 	p.addCreations(pods)

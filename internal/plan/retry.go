@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -81,4 +82,52 @@ func (p *pass) avoidFailedNodes(pod *corev1.Pod, ix int) {
 		nodes.Insert(f.Spec.NodeName)
 	}
 	podbuilder.AvoidNodes(pod, sets.List(nodes))
+}
+
+// increaseMemory gives a pod (for index ix, or podbuilder.NoIndex) replacing an OOMKilled
+// one more memory, when spec.retryPolicy.memoryIncreaseOnOOM asks for it. The replaced pod
+// is the index's last failed pod (Indexed), or the job's most recent OOMKilled failed pod
+// (NonIndexed); podbuilder.IncreaseMemory reads its spec, so increases compound.
+func (p *pass) increaseMemory(pod *corev1.Pod, ix int) {
+	rp := p.job.Spec.RetryPolicy
+	if rp == nil || rp.MemoryIncreaseOnOOM == nil {
+		return
+	}
+	var last *corev1.Pod
+	for _, f := range p.in.Pods {
+		if !p.isFailed(f) {
+			continue
+		}
+		if ix == podbuilder.NoIndex && len(podbuilder.OOMKilledContainers(f)) == 0 {
+			continue
+		}
+		if ix != podbuilder.NoIndex && jobpod.Index(f) != ix {
+			continue
+		}
+		if last == nil || newerFailure(f, last) {
+			last = f
+		}
+	}
+	if last == nil {
+		return
+	}
+	mi := rp.MemoryIncreaseOnOOM
+	if msg := podbuilder.IncreaseMemory(pod, last, mi.Factor, mi.Max); msg != "" {
+		what := "A new pod"
+		if ix != podbuilder.NoIndex {
+			what = fmt.Sprintf("A new pod for index %d", ix)
+		}
+		p.event(corev1.EventTypeNormal, "MemoryIncreased", what+" gets more memory: "+msg)
+	}
+}
+
+// newerFailure orders failed pods by finish time, then creation time. Both have a
+// resolution of a second, so a tie goes to the pod with more memory: within a chain of
+// replacements the later pod has more. The name decides the rest, for a stable plan.
+func newerFailure(a, b *corev1.Pod) bool {
+	ma, mb := podbuilder.Memory(a), podbuilder.Memory(b)
+	return cmp.Or(backoff.FinishTime(a).Compare(backoff.FinishTime(b)),
+		a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
+		ma.Cmp(mb),
+		cmp.Compare(a.Name, b.Name)) > 0
 }

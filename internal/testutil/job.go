@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -211,4 +212,24 @@ func (w *JobWrapper) TTLSecondsAfterFailure(s int32) *JobWrapper {
 func (w *JobWrapper) CompletionIndexes(s string) *JobWrapper {
 	w.Spec.CompletionIndexes = ptr.To(s)
 	return w
+}
+
+// MemoryIncreaseOnOOM sets spec.retryPolicy.memoryIncreaseOnOOM.
+func (w *JobWrapper) MemoryIncreaseOnOOM(factor, maxMemory string) *JobWrapper {
+	return w.RetryPolicy(func(rp *v1alpha1.RetryPolicy) {
+		rp.MemoryIncreaseOnOOM = &v1alpha1.MemoryIncrease{Factor: factor, Max: resource.MustParse(maxMemory)}
+	})
+}
+
+// Memory sets the template container "main"'s memory request and limit to q.
+func (w *JobWrapper) Memory(q string) *JobWrapper {
+	w.Spec.Template.Spec.Containers[0].Resources = memoryResources(q)
+	return w
+}
+
+func memoryResources(q string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(q)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(q)},
+	}
 }

@@ -140,3 +140,9 @@ func (w *PodWrapper) WithReason(reason, msg string) *PodWrapper {
 	w.Status.Reason, w.Status.Message = reason, msg
 	return w
 }
+
+// Memory sets container "main"'s memory request and limit to q.
+func (w *PodWrapper) Memory(q string) *PodWrapper {
+	w.Spec.Containers[0].Resources = memoryResources(q)
+	return w
+}

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -274,6 +275,30 @@ type RetryPolicy struct {
 	// index's pods) failed. Unset or false: no change to the template.
 	// +optional
 	AvoidFailedNodes *bool `json:"avoidFailedNodes,omitempty"`
+	// memoryIncreaseOnOOM gives a pod replacing one whose container was OOMKilled more
+	// memory: that container's memory request and limit, as the failed pod had them, times
+	// factor, capped at max (compounding over successive replacements). The replaced pod is
+	// the index's last failed pod (Indexed) or the BatchJob's most recent OOMKilled failed
+	// pod (NonIndexed). The pod records the change in the batchjob.dev/memory-increase
+	// annotation and a MemoryIncreased event says so. Unset: pods get the template's memory.
+	// +optional
+	MemoryIncreaseOnOOM *MemoryIncrease `json:"memoryIncreaseOnOOM,omitempty"`
+}
+
+// MemoryIncrease is how much more memory a replacement for an OOMKilled pod gets.
+// +kubebuilder:validation:XValidation:rule="double(self.factor) > 1.0",message="spec.retryPolicy.memoryIncreaseOnOOM.factor: must be a decimal number greater than 1, such as 1.5",fieldPath=.factor
+// +kubebuilder:validation:XValidation:rule="quantity(self.max).isGreaterThan(quantity('0'))",message="spec.retryPolicy.memoryIncreaseOnOOM.max: must be greater than 0",fieldPath=.max
+type MemoryIncrease struct {
+	// factor multiplies the OOMKilled container's memory request and limit: a decimal
+	// number greater than 1, such as "1.5" or "2".
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,4}(\.[0-9]{1,6})?$`
+	// +required
+	Factor string `json:"factor"`
+	// max caps the increased request and limit, such as "8Gi". A template value above it
+	// is kept as it is.
+	// +required
+	Max resource.Quantity `json:"max"`
 }
 
 // +kubebuilder:object:root=true

@@ -19,6 +19,10 @@ const (
 	// JobIndexIgnoredFailureCountAnnotation counts earlier ignored failures of the index.
 	JobIndexIgnoredFailureCountAnnotation = "batchjob.dev/job-index-ignored-failure-count"
 
+	// MemoryIncreaseAnnotation records on a pod the memory it was given, and why, by
+	// spec.retryPolicy.memoryIncreaseOnOOM.
+	MemoryIncreaseAnnotation = "batchjob.dev/memory-increase"
+
 	// JobTrackingFinalizer keeps a finished pod around until it is counted in status.
 	JobTrackingFinalizer = "batchjob.dev/job-tracking"
 
