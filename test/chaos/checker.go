@@ -108,7 +108,6 @@ type Checker struct {
 	jobs     map[types.UID]*jobRec
 	byName   map[string]*jobRec
 	pods     map[types.UID]*podRec
-	online   []Violation
 	leases   []leaseRec
 	waiters  []*writeWaiter
 	paused   int // Lists being applied: no parallelism check meanwhile

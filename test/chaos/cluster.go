@@ -153,7 +153,7 @@ func (c *cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("kube-apiserver not ready after %v: %v", timeout, err)
+			return fmt.Errorf("kube-apiserver not ready after %v: %w", timeout, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -206,7 +206,7 @@ func retry(ctx context.Context, timeout time.Duration, f func(context.Context) e
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
