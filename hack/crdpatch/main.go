@@ -20,6 +20,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
@@ -57,6 +59,16 @@ func patchFile(path string) error {
 			if err := defaultResources(schema); err != nil {
 				return fmt.Errorf("%s version %s: %w", path, crd.Spec.Versions[i].Name, err)
 			}
+		}
+		if crd.Spec.Names.Kind == "BatchCronJob" {
+			// walk returns copies of map values: change the spec and store it back.
+			jobTemplate, err := walk(schema.OpenAPIV3Schema, "spec", "jobTemplate")
+			if err != nil {
+				return fmt.Errorf("%s version %s: %w", path, crd.Spec.Versions[i].Name, err)
+			}
+			jobSpec := jobTemplate.Properties["spec"]
+			dropTransitionRules(&jobSpec)
+			jobTemplate.Properties["spec"] = jobSpec
 		}
 		dropPodTemplateDescriptions(schema.OpenAPIV3Schema)
 	}
@@ -138,6 +150,26 @@ func dropDescriptions(s *apiextensionsv1.JSONSchemaProps) {
 	}
 	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
 		dropDescriptions(s.AdditionalProperties.Schema)
+	}
+}
+
+// dropTransitionRules removes the rules that compare with the old object (oldSelf) from a
+// BatchJobSpec embedded in a BatchCronJob's jobTemplate: they make a BatchJob's fields
+// immutable, but upstream's CronJob jobTemplate may be edited freely (jobs created later
+// use the new template; the ones already created keep theirs).
+func dropTransitionRules(s *apiextensionsv1.JSONSchemaProps) {
+	s.XValidations = slices.DeleteFunc(s.XValidations, func(r apiextensionsv1.ValidationRule) bool {
+		return strings.Contains(r.Rule, "oldSelf")
+	})
+	if len(s.XValidations) == 0 {
+		s.XValidations = nil
+	}
+	for name, child := range s.Properties {
+		dropTransitionRules(&child)
+		s.Properties[name] = child
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		dropTransitionRules(s.Items.Schema)
 	}
 }
 

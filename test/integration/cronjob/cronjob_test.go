@@ -223,3 +223,22 @@ func (ce *cronEnv) createDryRun(name, schedule string, mutate func(*v1alpha1.Bat
 	}
 	return ce.c.Create(context.Background(), cj, client.DryRunAll)
 }
+
+// Upstream's CronJob jobTemplate may be edited freely: jobs created later use the new
+// template. The BatchJobSpec rules that make a BatchJob's fields immutable must not apply
+// to the template a BatchCronJob keeps.
+func TestJobTemplateIsMutable(t *testing.T) {
+	ce := &cronEnv{t: t, ns: env.NewNamespace(t, "cron-mutable"), c: env.Client}
+	cj := ce.create("edit", "@hourly", func(cj *v1alpha1.BatchCronJob) {
+		cj.Spec.JobTemplate.Spec.Completions = ptr.To[int32](2)
+	})
+	got := ce.get(cj)
+	spec := &got.Spec.JobTemplate.Spec
+	spec.CompletionMode = ptr.To(v1alpha1.IndexedCompletion)
+	spec.Completions = ptr.To[int32](5)
+	spec.BackoffLimitPerIndex = ptr.To[int32](1)
+	spec.ManagedBy = ptr.To("example.com/other")
+	if err := ce.c.Update(context.Background(), got); err != nil {
+		t.Fatalf("editing the job template (completionMode, completions, backoffLimitPerIndex, managedBy): %v", err)
+	}
+}
