@@ -117,7 +117,8 @@ func defaultResources(v *apiextensionsv1.CustomResourceValidation) error {
 // dropPodTemplateDescriptions removes every description inside a pod template (a property
 // named template with metadata and spec.containers), wherever it is embedded.
 func dropPodTemplateDescriptions(s *apiextensionsv1.JSONSchemaProps) {
-	for name, child := range s.Properties {
+	for name := range s.Properties {
+		child := s.Properties[name]
 		if name == "template" && isPodTemplate(&child) {
 			own := child.Description // the field's own, one line
 			dropDescriptions(&child)
@@ -141,7 +142,8 @@ func isPodTemplate(s *apiextensionsv1.JSONSchemaProps) bool {
 
 func dropDescriptions(s *apiextensionsv1.JSONSchemaProps) {
 	s.Description = ""
-	for name, child := range s.Properties {
+	for name := range s.Properties {
+		child := s.Properties[name]
 		dropDescriptions(&child)
 		s.Properties[name] = child
 	}
@@ -164,7 +166,8 @@ func dropTransitionRules(s *apiextensionsv1.JSONSchemaProps) {
 	if len(s.XValidations) == 0 {
 		s.XValidations = nil
 	}
-	for name, child := range s.Properties {
+	for name := range s.Properties {
+		child := s.Properties[name]
 		dropTransitionRules(&child)
 		s.Properties[name] = child
 	}
