@@ -18,13 +18,19 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/plan"
 )
 
-// act carries out out for job in the order the plan contract prescribes: deletions,
+// act carries out out for job in the order the plan contract prescribes: startup-failure
+// pod conditions, deletions,
 // creations, one status write, finalizer removals, events. A failed deletion aborts the pass
 // before the status write (the plan may have assumed it succeeded); a failed creation only
 // lowers `active` and is returned after the rest, for a rate-limited retry. A busy job's
 // bookkeeping-only write (plan.Deferrable) waits, with its finalizer removals, for the
 // job's next write token.
 func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.Result) (ctrl.Result, error) {
+	// A pod spec.podStartupPolicy fails carries its condition before it is deleted, so that
+	// the pass counting it (and podFailurePolicy) sees why. A failed patch stops the pass.
+	if err := r.markStartupFailures(ctx, out.StartupFailures); err != nil {
+		return ctrl.Result{}, err
+	}
 	deleteUIDs := make([]types.UID, 0, len(out.Delete))
 	for _, d := range out.Delete {
 		deleteUIDs = append(deleteUIDs, d.Pod.UID)

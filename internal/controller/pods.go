@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -98,4 +100,33 @@ func (r *Reconciler) createPod(ctx context.Context, job *v1alpha1.BatchJob, plan
 		}
 		return fmt.Errorf("creating pod: %w", err)
 	}
+}
+
+// markStartupFailures sets the BatchJobPodStartupFailed condition on each pod that
+// spec.podStartupPolicy fails, with a strategic merge patch of its status (the conditions
+// merge by type, so the kubelet's own stay). A pod that already has it, or is gone, needs
+// nothing.
+func (r *Reconciler) markStartupFailures(ctx context.Context, fs []plan.StartupFailure) error {
+	errs := parallel(len(fs), func(i int) error {
+		f := fs[i]
+		for _, c := range f.Pod.Status.Conditions {
+			if c.Type == v1alpha1.PodStartupFailedCondition && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		cond := corev1.PodCondition{
+			Type: v1alpha1.PodStartupFailedCondition, Status: corev1.ConditionTrue,
+			Reason: f.Reason, Message: f.Message, LastTransitionTime: f.Time,
+		}
+		patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{cond}}})
+		if err != nil {
+			return err
+		}
+		err = r.Client.Status().Patch(ctx, f.Pod.DeepCopy(), client.RawPatch(types.StrategicMergePatchType, patch))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("setting %s on pod %s: %w", v1alpha1.PodStartupFailedCondition, klog.KObj(f.Pod), err)
+		}
+		return nil
+	})
+	return joinErrors(errs...)
 }

@@ -172,7 +172,9 @@ func (p *pass) lastFailureDetail() string {
 		return ""
 	}
 	s := ": last failed pod " + last.Name
-	if name, term := failedContainer(last); term != nil {
+	if c := startupCondition(last); c != nil {
+		s += fmt.Sprintf(" did not start: %s: %s", c.Reason, truncate(c.Message))
+	} else if name, term := failedContainer(last); term != nil {
 		s += fmt.Sprintf(", container %s exited with code %d", name, term.ExitCode)
 		if term.Message != "" {
 			s += ": " + truncate(term.Message)

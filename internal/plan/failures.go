@@ -29,7 +29,14 @@ func (p *pass) noteFailure(pod *corev1.Pod) {
 	if p.indexed {
 		f.Index = ptr.To(int32(jobpod.Index(pod)))
 	}
-	if name, term := failedContainer(pod); term != nil {
+	if c := startupCondition(pod); c != nil {
+		// Failed by spec.podStartupPolicy: the condition says why; the kubelet may have
+		// marked the never-started containers terminated since.
+		f.Reason, f.Message = c.Reason, c.Message
+		if name, _ := waitingContainer(pod); name != "" {
+			f.Container = name
+		}
+	} else if name, term := failedContainer(pod); term != nil {
 		f.Container, f.ExitCode, f.Reason, f.Message = name, term.ExitCode, term.Reason, term.Message
 		if f.Reason == "" {
 			f.Reason = "Error"

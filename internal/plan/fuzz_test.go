@@ -263,6 +263,9 @@ func randomBeyond(r *rand.Rand, w *jobW) {
 	if r.Intn(3) == 0 {
 		w.MemoryIncreaseOnOOM("1.5", "1Gi")
 	}
+	if r.Intn(3) == 0 {
+		w.PodStartupPolicy(int32(r.Intn(3))*30, "ImagePullBackOff")
+	}
 	if c := w.Spec.Completions; c != nil && *c > 0 && w.Spec.CompletionMode != nil && r.Intn(3) == 0 {
 		first := r.Intn(int(*c))
 		w.CompletionIndexes(fmt.Sprintf("%d-%d", first, first+r.Intn(int(*c)-first)))

@@ -95,6 +95,9 @@ func (p *pass) manageJob() {
 		}
 		return
 	}
+	if p.failUnstartedPods() {
+		return
+	}
 	want := p.wantActive()
 	victims := p.capDeletions(p.podsForRemoval(int(max(p.activeCount-want, 0))))
 	for _, pod := range victims {

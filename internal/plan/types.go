@@ -65,7 +65,7 @@ type Finish struct {
 }
 
 // Result is the plan for one pass. The controller carries it out in this order:
-// deletions, creations (slow start), one status write (only if StatusChanged), finalizer
+// startup-failure pod conditions, deletions, creations (slow start), one status write (only if StatusChanged), finalizer
 // removals (only after the status write succeeded, or when none was needed), events.
 type Result struct {
 	// Status is the complete new status, including printing fields.
@@ -81,6 +81,10 @@ type Result struct {
 	// CreateReason is the job_pods_creation_total reason: new, recreate_terminating_or_failed
 	// or recreate_failed.
 	CreateReason string
+
+	// StartupFailures are pods spec.podStartupPolicy fails: the controller patches their
+	// BatchJobPodStartupFailed condition before any deletion; they are in Delete too.
+	StartupFailures []StartupFailure
 
 	// RemoveFinalizers lists pods whose tracking finalizer must be removed once Status is stored.
 	RemoveFinalizers []*corev1.Pod

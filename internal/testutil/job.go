@@ -233,3 +233,13 @@ func memoryResources(q string) corev1.ResourceRequirements {
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(q)},
 	}
 }
+
+// PodStartupPolicy sets spec.podStartupPolicy; timeout 0 leaves timeoutSeconds unset.
+func (w *JobWrapper) PodStartupPolicy(timeout int32, reasons ...v1alpha1.WaitingReason) *JobWrapper {
+	sp := &v1alpha1.PodStartupPolicy{FailOnWaitingReasons: reasons}
+	if timeout > 0 {
+		sp.TimeoutSeconds = ptr.To(timeout)
+	}
+	w.Spec.PodStartupPolicy = sp
+	return w
+}

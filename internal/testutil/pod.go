@@ -146,3 +146,10 @@ func (w *PodWrapper) Memory(q string) *PodWrapper {
 	w.Spec.Containers[0].Resources = memoryResources(q)
 	return w
 }
+
+// StartupFailed adds the BatchJobPodStartupFailed=True condition with reason and message.
+func (w *PodWrapper) StartupFailed(reason, msg string, at time.Time) *PodWrapper {
+	w.Status.Conditions = append(w.Status.Conditions, corev1.PodCondition{Type: v1alpha1.PodStartupFailedCondition,
+		Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(at)})
+	return w
+}

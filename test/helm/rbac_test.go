@@ -62,7 +62,9 @@ var (
 		"batchjob.dev/batchcronjobs/status":     {"update"},
 		"batchjob.dev/batchcronjobs/finalizers": {"update"},
 		"/pods":                                 {"create", "delete", "get", "list", "patch", "watch"},
-		"events.k8s.io/events":                  {"create", "patch"},
+		// spec.podStartupPolicy: the BatchJobPodStartupFailed condition, before the deletion.
+		"/pods/status":         {"patch"},
+		"events.k8s.io/events": {"create", "patch"},
 		// No leases: only the leader-election Role in the release namespace grants them.
 	}
 	leaderElectionGrants = grants{

@@ -251,6 +251,38 @@ type BatchJobSpec struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`
 	// +optional
 	CompletionIndexes *string `json:"completionIndexes,omitempty"`
+	// podStartupPolicy fails a pod of this BatchJob that cannot start (k8s#122300,
+	// #113211, #95431): the controller sets the pod condition BatchJobPodStartupFailed,
+	// deletes the pod and counts it as a failure, against backoffLimit or
+	// backoffLimitPerIndex like any other (podFailurePolicy onPodConditions rules can
+	// match the condition). Unset: pods may wait to start forever, as batch/v1's do.
+	// Mutable: a change applies from the next pass.
+	// +optional
+	PodStartupPolicy *PodStartupPolicy `json:"podStartupPolicy,omitempty"`
+}
+
+// WaitingReason is a container waiting reason that fails a pod under podStartupPolicy.
+// +enum
+// +kubebuilder:validation:Enum=ImagePullBackOff;ErrImagePull;InvalidImageName;CreateContainerConfigError;CreateContainerError
+type WaitingReason string
+
+// PodStartupPolicy says when a pod that has not started counts as failed.
+// +kubebuilder:validation:XValidation:rule="has(self.timeoutSeconds) || (has(self.failOnWaitingReasons) && size(self.failOnWaitingReasons) > 0)",message="spec.podStartupPolicy: set timeoutSeconds, failOnWaitingReasons or both"
+type PodStartupPolicy struct {
+	// timeoutSeconds fails a pod none of whose containers (init containers included) is
+	// running or has terminated this many seconds after the pod was created (reason
+	// StartupTimeout).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=604800
+	// +optional
+	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+	// failOnWaitingReasons fails a pod that has not started and one of whose containers
+	// waits with one of these reasons, once the pod is 10 seconds old (a grace for a
+	// transient pull error; reason: the waiting reason).
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=5
+	// +optional
+	FailOnWaitingReasons []WaitingReason `json:"failOnWaitingReasons,omitempty"`
 }
 
 // RetryPolicy tunes how failed pods are replaced (k8s#94012, #114651, #88718).

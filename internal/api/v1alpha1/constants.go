@@ -23,6 +23,13 @@ const (
 	// spec.retryPolicy.memoryIncreaseOnOOM.
 	MemoryIncreaseAnnotation = "batchjob.dev/memory-increase"
 
+	// PodStartupFailedCondition is the pod condition the controller sets, before deleting
+	// the pod, on a pod that spec.podStartupPolicy fails; podFailurePolicy can match it.
+	PodStartupFailedCondition = "BatchJobPodStartupFailed"
+	// ReasonStartupTimeout is its reason when no container started within timeoutSeconds;
+	// otherwise the reason is the container's waiting reason.
+	ReasonStartupTimeout = "StartupTimeout"
+
 	// JobTrackingFinalizer keeps a finished pod around until it is counted in status.
 	JobTrackingFinalizer = "batchjob.dev/job-tracking"
 

@@ -13,6 +13,12 @@
   - patch
   - watch
 - apiGroups:
+  - ""
+  resources:
+  - pods/status
+  verbs:
+  - patch
+- apiGroups:
   - authentication.k8s.io
   resources:
   - tokenreviews
@@ -72,6 +78,12 @@
   - list
   - patch
   - watch
+- apiGroups:
+  - ""
+  resources:
+  - pods/status
+  verbs:
+  - patch
 - apiGroups:
   - batchjob.dev
   resources:
