@@ -319,7 +319,7 @@ type RetryPolicy struct {
 
 // MemoryIncrease is how much more memory a replacement for an OOMKilled pod gets.
 // +kubebuilder:validation:XValidation:rule="double(self.factor) > 1.0",message="spec.retryPolicy.memoryIncreaseOnOOM.factor: must be a decimal number greater than 1, such as 1.5",fieldPath=.factor
-// +kubebuilder:validation:XValidation:rule="quantity(self.max).isGreaterThan(quantity('0'))",message="spec.retryPolicy.memoryIncreaseOnOOM.max: must be greater than 0",fieldPath=.max
+// +kubebuilder:validation:XValidation:rule="type(self.max) == int ? self.max > 0 : quantity(self.max).isGreaterThan(quantity('0'))",message="spec.retryPolicy.memoryIncreaseOnOOM.max: must be greater than 0",fieldPath=.max
 type MemoryIncrease struct {
 	// factor multiplies the OOMKilled container's memory request and limit: a decimal
 	// number greater than 1, such as "1.5" or "2".

@@ -1,11 +1,14 @@
 package beyond
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -28,6 +31,26 @@ func TestMemoryIncreaseOnOOM(t *testing.T) {
 		"spec.retryPolicy.memoryIncreaseOnOOM.factor: must be a decimal number greater than 1")
 	wantRejected(t, newJob(ns, "factor-text", withOOM("lots", "8Gi")), "spec.retryPolicy.memoryIncreaseOnOOM.factor")
 	wantRejected(t, newJob(ns, "max-zero", withOOM("1.5", "0")), "spec.retryPolicy.memoryIncreaseOnOOM.max: must be greater than 0")
+
+	// max given as a plain number of bytes (the quantity's integer form).
+	for name, maxBytes := range map[string]int64{"int-max": 1 << 30, "int-zero": 0} {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": v1alpha1.GroupVersion.String(), "kind": "BatchJob",
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"spec": map[string]any{
+				"retryPolicy": map[string]any{"memoryIncreaseOnOOM": map[string]any{"factor": "2", "max": maxBytes}},
+				"template": map[string]any{"spec": map[string]any{"restartPolicy": "Never",
+					"containers": []any{map[string]any{"name": "main", "image": "busybox"}}}},
+			},
+		}}
+		err := env.Client.Create(context.Background(), obj)
+		switch {
+		case maxBytes > 0 && err != nil:
+			t.Errorf("max: %d refused: %v", maxBytes, err)
+		case maxBytes == 0 && (err == nil || !strings.Contains(err.Error(), "spec.retryPolicy.memoryIncreaseOnOOM.max: must be greater than 0")):
+			t.Errorf("max: 0 (integer): got %v, want it refused naming the field", err)
+		}
+	}
 
 	job := env.CreateJob(t, newJob(ns, "oom", func(s *v1alpha1.BatchJobSpec) {
 		withOOM("1.5", "500Mi")(s)
