@@ -207,9 +207,10 @@ func TestPluginConvertAndFrom(t *testing.T) {
 		"batchjob.batchjob.dev/nightly-now created")
 	out := mustKubectl(t, "get", "batchjob", "nightly-now", "-n", ns, "-o", "jsonpath={.metadata.annotations}")
 	wantContains(t, "nightly-now annotations", out, "cronjob.kubernetes.io/instantiate")
+	// --from=batchcronjob works (test/e2e/cronjob_test.go); one that does not exist is named.
 	res = plugin(t, "", "create", "x", "-n", ns, "--from=batchcronjob/nightly")
-	if res.code == 0 || !strings.Contains(res.stderr, "unknown kind") {
-		t.Errorf("--from=batchcronjob: exit %d, stderr %q; want a clear error", res.code, res.stderr)
+	if res.code == 0 || !strings.Contains(res.stderr, `batchcronjobs.batchjob.dev "nightly" not found`) {
+		t.Errorf("--from=batchcronjob/nightly (none exists): exit %d, stderr %q; want NotFound naming it", res.code, res.stderr)
 	}
 }
 
@@ -219,8 +220,9 @@ func TestPluginConvertAndFrom(t *testing.T) {
 func TestPluginRerun(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "plugin-rerun")
-	// Ten 2 s indexes one at a time: it is still running when the first has succeeded.
-	applyYAML(t, ns, simulatedJob("idx", "2s", "completionMode: Indexed", "completions: 10", "parallelism: 1"))
+	// Ten 8 s indexes one at a time: it is still running when the first has succeeded, with
+	// over a minute to spare for a loaded machine to suspend it.
+	applyYAML(t, ns, simulatedJob("idx", "8s", "completionMode: Indexed", "completions: 10", "parallelism: 1"))
 	eventually(t, 90*time.Second, "a first index of idx to succeed", func() (bool, string) {
 		j := getBatchJob(t, ns, "idx")
 		return j.Status.Succeeded >= 1, fmt.Sprintf("succeeded=%d", j.Status.Succeeded)
