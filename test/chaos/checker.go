@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -63,19 +64,24 @@ type jobRec struct {
 	last *v1alpha1.BatchJob
 	pods map[types.UID]*podRec
 
-	active      int32
-	maxActive   int32
-	limit       int32 // current bound on active pods; -1 unknown
-	lowerTo     int32 // a pending lower bound, applied once active ≤ lowerTo; -1 none
-	overLimit   int   // observations above the bound
-	overFirst   string
-	finishAt    time.Time // first seen with a finishing condition
-	finishRV    uint64
-	terminalAt  time.Time // first seen Complete/Failed
-	terminalRV  uint64
-	deletedAt   time.Time
-	goneUnknown bool
-	timeline    []string
+	active    int32
+	maxActive int32
+	limit     int32 // current bound on active pods; -1 unknown
+	lowerTo   int32 // a pending lower bound, applied once active ≤ lowerTo; -1 none
+	overLimit int   // observations above the bound
+	overFirst string
+	finishAt  time.Time // first seen with a finishing condition
+	finishRV  uint64
+	// finishCompletions is spec.completions in the object that first carried a finishing
+	// condition: what the controller decided on. A scale patch the driver sends after that
+	// (delayed by a kube-apiserver restart) changes the spec of a finished job, not its
+	// final status.
+	finishCompletions *int32
+	terminalAt        time.Time // first seen Complete/Failed
+	terminalRV        uint64
+	deletedAt         time.Time
+	goneUnknown       bool
+	timeline          []string
 }
 
 // timelineCap bounds each job's timeline (evidence for violations).
@@ -319,6 +325,7 @@ func (ck *Checker) onJob(o client.Object, deleted, tomb bool) {
 		}
 		if finishing(c.Type) && j.finishAt.IsZero() {
 			j.finishAt, j.finishRV = now, rv
+			j.finishCompletions = ptr.To(ptr.Deref(bj.Spec.Completions, 1))
 		}
 		if (c.Type == v1alpha1.JobComplete || c.Type == v1alpha1.JobFailed) && j.terminalAt.IsZero() {
 			j.terminalAt, j.terminalRV = now, rv

@@ -39,10 +39,19 @@ type podClasses struct {
 	ambigIndex           map[int]bool     // indexes with an ambiguous succeeded pod
 }
 
+// decidedCompletions is the completions the job finished with (see finishCompletions), or
+// its last spec's while it has not finished.
+func (j *jobRec) decidedCompletions() int {
+	if j.finishCompletions != nil {
+		return int(*j.finishCompletions)
+	}
+	return int(ptr.Deref(j.last.Spec.Completions, 1))
+}
+
 func (ck *Checker) classify(j *jobRec) podClasses {
 	last := j.last
 	isIdx := ptr.Deref(last.Spec.CompletionMode, v1alpha1.NonIndexedCompletion) == v1alpha1.IndexedCompletion
-	completions := int(ptr.Deref(last.Spec.Completions, 1))
+	completions := j.decidedCompletions()
 	failedJob := hasCondition(last, v1alpha1.JobFailed) || hasCondition(last, v1alpha1.JobFailureTarget)
 	c := podClasses{succByIndex: map[int][]string{}, ambigIndex: map[int]bool{}}
 	endedWithFinish := func(p *podRec) bool {
@@ -205,7 +214,7 @@ func (ck *Checker) verifyJob(j *jobRec, outcomes map[string]int) []Violation {
 	c := ck.classify(j)
 	counts := fmt.Sprintf("pods: S=%d F=%d ignored=%d uncounted=%d ambiguous=%d ambiguous-succeeded=%d", c.S, c.F, c.I, c.X, c.A, c.Asucc)
 	isIdx := ptr.Deref(last.Spec.CompletionMode, v1alpha1.NonIndexedCompletion) == v1alpha1.IndexedCompletion
-	completions := int(ptr.Deref(last.Spec.Completions, 1))
+	completions := j.decidedCompletions()
 	if int(st.Failed) < c.F || int(st.Failed) > c.F+c.A+c.Asucc {
 		add(InvFailedCount, "status.failed=%d, want %d..%d; %s", st.Failed, c.F, c.F+c.A+c.Asucc, counts)
 	}

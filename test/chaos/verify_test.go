@@ -164,3 +164,29 @@ func TestVerifyIgnoredAndStripped(t *testing.T) {
 		t.Fatalf("violations: %v", invariantsOf(vs))
 	}
 }
+
+// A scale patch that lands after the job finished (the driver's patch was delayed by a
+// kube-apiserver restart) changes the spec, not the final status: the job is judged by the
+// completions it finished with. Found by TestChaos: c2-elastic Complete with "0-5" and
+// completions 6, then scaled to 4.
+func TestVerifyScaledAfterFinish(t *testing.T) {
+	f := newFakeRun(t, &jobSpec{wantType: v1alpha1.JobComplete}, func(b *v1alpha1.BatchJob) {
+		b.Spec.Completions, b.Spec.Parallelism = ptr.To[int32](3), ptr.To[int32](3)
+		b.Spec.CompletionMode = ptr.To(v1alpha1.IndexedCompletion)
+	})
+	for i, n := range []string{"a", "b", "c"} {
+		f.pod(n, i, nil)
+		f.pod(n, i, succeeded)
+		f.pod(n, i, noFinalizer(succeeded))
+	}
+	f.jobUpdate(func(s *v1alpha1.BatchJobStatus) {
+		s.Succeeded, s.CompletedIndexes = 3, "0-2"
+		s.Conditions = []v1alpha1.JobCondition{{Type: v1alpha1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached"}}
+	})
+	f.ck.byName["j"].finishAt = time.Now().Add(time.Hour)
+	f.job.Spec.Completions, f.job.Spec.Parallelism = ptr.To[int32](2), ptr.To[int32](2)
+	f.jobUpdate(func(*v1alpha1.BatchJobStatus) {})
+	if vs, _, _ := f.ck.verify(t.TempDir()); len(vs) != 0 {
+		t.Fatalf("violations: %v", invariantsOf(vs))
+	}
+}
