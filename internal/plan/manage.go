@@ -177,18 +177,17 @@ func (p *pass) create(n int) {
 // the admission policies, or a selector it accepts but cannot be parsed, gets a Warning
 // event instead and no pod. Nothing requeues the job: an update of it brings it back.
 func (p *pass) addCreations(pods []*corev1.Pod) {
-	for _, pod := range pods {
-		if msg := p.selectorProblem(pod); msg != "" {
-			p.event(corev1.EventTypeWarning, v1alpha1.ReasonInvalidSelector, msg)
-			return
-		}
+	if msg := p.selectorProblem(pods); msg != "" {
+		p.event(corev1.EventTypeWarning, v1alpha1.ReasonInvalidSelector, msg)
+		return
 	}
 	p.res.Create = append(p.res.Create, pods...)
 	p.activeCount += int32(len(pods))
 }
 
-// selectorProblem says why the job's selector does not select pod, or "" when it does.
-func (p *pass) selectorProblem(pod *corev1.Pod) string {
+// selectorProblem says why the job's selector does not select one of pods, or "" when it
+// selects them all. The selector is parsed once per call, not per pod.
+func (p *pass) selectorProblem(pods []*corev1.Pod) string {
 	if p.job.Spec.Selector == nil {
 		return "" // the controller writes the generated selector before the first plan
 	}
@@ -196,9 +195,11 @@ func (p *pass) selectorProblem(pod *corev1.Pod) string {
 	if err != nil {
 		return fmt.Sprintf("Not creating pods: spec.selector is invalid: %v", err)
 	}
-	if sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-		return fmt.Sprintf("Not creating pods: spec.selector %q does not select the pods' labels %q",
-			sel.String(), labels.Set(pod.Labels).String())
+	for _, pod := range pods {
+		if sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			return fmt.Sprintf("Not creating pods: spec.selector %q does not select the pods' labels %q",
+				sel.String(), labels.Set(pod.Labels).String())
+		}
 	}
 	return ""
 }
