@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -42,16 +41,7 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 	}
 	notCreated, createErr := r.createPods(ctx, job, out.Create, out.CreateReason)
 
-	status := &out.Status
-	changed := out.StatusChanged
-	if notCreated > 0 {
-		status = out.Status.DeepCopy()
-		status.Active = max(status.Active-int32(notCreated), 0)
-		if status.Ready != nil && *status.Ready > status.Active {
-			status.Ready = &status.Active
-		}
-		changed = !equality.Semantic.DeepEqual(withoutDuration(status), withoutDuration(&job.Status))
-	}
+	status, changed := plan.WithoutCreations(job, out, notCreated)
 	if createErr == nil && changed && plan.Deferrable(job, out) {
 		if wait := r.mem.writeDelay(job.UID); wait > 0 {
 			// A busy job's bookkeeping: fold it, and its finalizer removals, into the next
@@ -146,13 +136,6 @@ func recordFinishedIndexes(job *v1alpha1.BatchJob, status *v1alpha1.BatchJobStat
 			metrics.FinishedIndexesTotal.WithLabelValues(metrics.ResultFailed, label).Add(float64(failed))
 		}
 	}
-}
-
-// withoutDuration drops the printing field that moves with the clock, for comparisons.
-func withoutDuration(s *v1alpha1.BatchJobStatus) v1alpha1.BatchJobStatus {
-	c := *s
-	c.Duration = ""
-	return c
 }
 
 // removeFinalizers drops the tracking finalizer of pods now recorded in status, registering

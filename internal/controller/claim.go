@@ -16,54 +16,38 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
+	"github.com/batchjob-dev/batchjob/internal/plan"
 	"github.com/batchjob-dev/batchjob/internal/podbuilder"
 )
 
-// claimPods returns the pods job controls after claiming: its own pods that still match the
-// selector, plus orphans in its namespace that match it and are adopted here. Its pods that
-// no longer match are released (ownerRef and tracking finalizer removed), as upstream's
-// ControllerRefManager does. A job being deleted, or finished, neither adopts nor releases.
+// claimPods carries out plan.ClaimPods: it releases the job's pods that no longer match
+// its selector, checks pods that left the cache, adopts matching orphans after checking on
+// the API server that the job may adopt, and returns the pods the job controls.
 func (r *Reconciler) claimPods(ctx context.Context, job *v1alpha1.BatchJob) ([]*corev1.Pod, error) {
-	sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
-	if err != nil {
-		// Validation rejects such selectors; act as if nothing matches.
-		ctrl.LoggerFrom(ctx).Info("Invalid selector", "err", err)
-		sel = labels.Nothing()
-	}
 	owned, orphans, err := r.listCandidates(ctx, job)
 	if err != nil {
 		return nil, err
 	}
-	deleting := job.DeletionTimestamp != nil || job.Status.IsFinished()
-	var claimed []*corev1.Pod
-	var errs []error
-	for _, pod := range owned {
-		switch {
-		case sel.Matches(labels.Set(pod.Labels)):
-			claimed = append(claimed, pod)
-		case !deleting:
-			errs = append(errs, r.release(ctx, job, pod))
-		}
+	c := plan.ClaimPods(job, owned, orphans)
+	if c.SelectorErr != nil {
+		ctrl.LoggerFrom(ctx).Info("Invalid selector", "err", c.SelectorErr)
 	}
-	if !deleting {
-		errs = append(errs, r.releasePodsLeftCache(ctx, job, sel))
+	errs := make([]error, 0, len(c.Release)+1)
+	for _, pod := range c.Release {
+		errs = append(errs, r.release(ctx, job, pod))
 	}
-	canAdopt := !deleting && !sel.Empty()
-	checked := false
-	for _, pod := range orphans {
-		if !canAdopt || pod.DeletionTimestamp != nil || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		if !checked {
-			// Adopt only for a job that still exists with this UID and is not being
-			// deleted, as read from the API server rather than the cache. A job that is
-			// gone or going adopts nothing, and that is no error.
-			ok, err := r.checkAdoptable(ctx, job)
-			if err != nil || !ok {
-				return claimed, joinErrors(append(errs, err)...)
-			}
-			checked = true
-		}
+	if c.ReleaseLeftCache {
+		errs = append(errs, r.releasePodsLeftCache(ctx, job, c.Selector))
+	}
+	claimed := c.Claimed
+	if len(c.Adopt) == 0 {
+		return claimed, joinErrors(errs...)
+	}
+	// A job that is gone or going adopts nothing, and that is no error.
+	if ok, err := r.checkAdoptable(ctx, job); err != nil || !ok {
+		return claimed, joinErrors(append(errs, err)...)
+	}
+	for _, pod := range c.Adopt {
 		adopted, err := r.adopt(ctx, job, pod)
 		if err != nil {
 			errs = append(errs, err)
@@ -177,8 +161,7 @@ func (r *Reconciler) releasePodsLeftCache(ctx context.Context, job *v1alpha1.Bat
 			errs = append(errs, err)
 			continue
 		}
-		ref := metav1.GetControllerOfNoCopy(pod)
-		if ref == nil || ref.UID != job.UID || pod.DeletionTimestamp != nil || sel.Matches(labels.Set(pod.Labels)) {
+		if !plan.Releasable(job, sel, pod) {
 			continue
 		}
 		if err := r.release(ctx, job, pod); err != nil {

@@ -118,9 +118,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // sync is one pass on a job read from the cache; it returns the metrics action label.
 func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
-	if !job.IsManagedByThisController() {
-		// Its pods and status are another controller's; only the TTL of a finished job is
-		// enforced, as upstream's TTL-after-finished controller does for any Job.
+	route := plan.RouteOf(job)
+	if route == plan.RouteForeign {
 		log.V(4).Info("Skipping BatchJob managed by another controller", "managedBy", *job.Spec.ManagedBy)
 		res, err := r.enforceTTL(ctx, job)
 		return metrics.ActionReconciling, res, err
@@ -132,17 +131,21 @@ func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, 
 		log.V(4).Info("Skipping pass on a cached BatchJob older than the controller's last write")
 		return metrics.ActionReconciling, ctrl.Result{RequeueAfter: staleRecheck}, nil
 	}
-	if job.Spec.Selector == nil {
+	switch route {
+	case plan.RouteWriteSelector:
 		return metrics.ActionReconciling, ctrl.Result{}, r.writeGeneratedSelector(ctx, job)
+	case plan.RouteNoSelector:
+		log.Info("BatchJob has manualSelector but no selector; not reconciling")
+		return metrics.ActionReconciling, ctrl.Result{}, nil
 	}
 	pods, err := r.claimPods(ctx, job)
 	if err != nil {
 		return metrics.ActionReconciling, ctrl.Result{}, err
 	}
-	working := job.DeepCopy()
-	v1alpha1.SetDefaults(working)
+	// The job comes from the cache as a copy of its own; Plan defaults its own copy, and
+	// act reads only fields that need no defaults.
 	in := plan.Input{
-		Job:                     working,
+		Job:                     job,
 		Pods:                    pods,
 		Now:                     r.Clock.Now(),
 		ExpectationsSatisfied:   mem.satisfied,
@@ -154,7 +157,7 @@ func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, 
 	log.V(4).Info("Planned pass", "pods", len(pods), "create", len(out.Create), "delete", len(out.Delete),
 		"removeFinalizers", len(out.RemoveFinalizers), "statusChanged", out.StatusChanged,
 		"satisfied", mem.satisfied, "requeueAfter", out.RequeueAfter, "more", out.MoreWork)
-	res, err := r.act(ctx, working, &out)
+	res, err := r.act(ctx, job, &out)
 	return actionOf(&out), res, err
 }
 

@@ -17,10 +17,12 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
 )
 
-// FuzzPlan runs two passes over a random job and random pods, applying the first plan
-// the way the controller and the cluster would, and checks the invariants of the finalizer protocol (internal/plan/doc.go):
-// nothing panics, creations never exceed parallelism, no UID is in both uncounted
-// lists, no pod is counted twice, counters only grow by what left the uncounted lists.
+// FuzzPlan runs two passes over a random job and random pods, claiming the pods (adoption
+// and release) and applying the first plan the way the controller and the cluster would,
+// some creations failing, and checks the invariants of the claim and of the finalizer
+// protocol (internal/plan/doc.go): nothing panics, creations never exceed parallelism, no
+// UID is in both uncounted lists, no pod is counted twice, counters only grow by what left
+// the uncounted lists, a failed creation lowers active by exactly itself.
 func FuzzPlan(f *testing.F) {
 	for seed := int64(0); seed < 16; seed++ {
 		f.Add(seed)
@@ -28,10 +30,12 @@ func FuzzPlan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed int64) {
 		r := rand.New(rand.NewSource(seed))
 		j := randomJob(r)
-		ps := randomPods(r, j)
+		orphans, strayed := randomStrangers(r, j)
+		ps := claim(t, j, randomPods(r, j), orphans, strayed)
 		in := Input{Job: j, Pods: ps, Now: now, ExpectationsSatisfied: r.Intn(4) != 0}
 		res := Plan(in)
 		checkPass(t, in, res)
+		res = failSomeCreations(t, r, j, res)
 		j2, ps2 := apply(j, ps, res)
 		in2 := Input{Job: j2, Pods: ps2, Now: now.Add(time.Second), ExpectationsSatisfied: true, Backoff: res.Backoff}
 		res2 := Plan(in2)
@@ -293,4 +297,99 @@ func checkBeyond(t *testing.T, job *v1alpha1.BatchJob, res Result) {
 	if *job.Spec.Suspend && res.Status.NextPodCreationTime != nil {
 		t.Errorf("suspended job with nextPodCreationTime %v", res.Status.NextPodCreationTime)
 	}
+}
+
+// randomStrangers are the pods a claim must sort out besides the job's own: orphans that
+// match the job's selector (some being deleted), orphans that do not, and pods the job
+// controls that no longer match.
+func randomStrangers(r *rand.Rand, j *v1alpha1.BatchJob) (orphans, strayed []*corev1.Pod) {
+	for i := range r.Intn(4) {
+		w := pod(fmt.Sprintf("orphan%d", i)).Phase(corev1.PodRunning).NoFinalizer()
+		if r.Intn(3) != 0 {
+			w.Label(v1alpha1.ControllerUIDLabel, string(j.UID))
+		}
+		if r.Intn(4) == 0 {
+			w.Deleted(ago(time.Second))
+		}
+		orphans = append(orphans, w.Obj())
+	}
+	for i := range r.Intn(3) {
+		strayed = append(strayed, pod(fmt.Sprintf("strayed%d", i)).Phase(corev1.PodRunning).
+			Label(v1alpha1.ControllerUIDLabel, "another").ControlledBy(j.Name, j.UID).Obj())
+	}
+	return orphans, strayed
+}
+
+// claim gives the job its generated selector and the pods its labels and ownerReference,
+// runs ClaimPods over them and the strangers, checks the claim, and returns the pods Plan
+// is given: the claimed ones plus the adopted ones as the adoption patch leaves them.
+func claim(t *testing.T, j *v1alpha1.BatchJob, own []*corev1.Pod, orphans, strayed []*corev1.Pod) []*corev1.Pod {
+	t.Helper()
+	j.Spec.Selector, j.Spec.Template.Labels = GeneratedSelector(j)
+	owned := slices.Clone(strayed)
+	for _, p := range own {
+		p.Labels = map[string]string{v1alpha1.ControllerUIDLabel: string(j.UID)}
+		p.OwnerReferences = []metav1.OwnerReference{{UID: j.UID, Name: j.Name, Controller: ptr.To(true)}}
+		owned = append(owned, p)
+	}
+	c := ClaimPods(j, owned, orphans)
+	frozen := j.DeletionTimestamp != nil || j.Status.IsFinished()
+	if want := podUIDs(own); !slices.Equal(podUIDs(c.Claimed), want) {
+		t.Errorf("claimed %v, want the job's own matching pods %v", podUIDs(c.Claimed), want)
+	}
+	wantRelease, wantAdopt := []types.UID{}, []types.UID{}
+	if !frozen {
+		wantRelease = podUIDs(strayed)
+		for _, p := range orphans {
+			if p.DeletionTimestamp == nil && p.Labels[v1alpha1.ControllerUIDLabel] == string(j.UID) {
+				wantAdopt = append(wantAdopt, p.UID)
+			}
+		}
+	}
+	if got := podUIDs(c.Release); !slices.Equal(got, wantRelease) {
+		t.Errorf("released %v, want %v (frozen %v)", got, wantRelease, frozen)
+	}
+	if got := podUIDs(c.Adopt); !slices.Equal(got, wantAdopt) {
+		t.Errorf("adopted %v, want %v (frozen %v)", got, wantAdopt, frozen)
+	}
+	pods := slices.Clone(c.Claimed)
+	for _, p := range c.Adopt {
+		a := p.DeepCopy()
+		a.OwnerReferences = append(a.OwnerReferences, metav1.OwnerReference{UID: j.UID, Name: j.Name, Controller: ptr.To(true)})
+		a.Finalizers = append(a.Finalizers, v1alpha1.JobTrackingFinalizer)
+		pods = append(pods, a)
+	}
+	return pods
+}
+
+func podUIDs(ps []*corev1.Pod) []types.UID {
+	out := []types.UID{}
+	for _, p := range ps {
+		out = append(out, p.UID)
+	}
+	return out
+}
+
+// failSomeCreations plays the API server refusing the last of the planned creations, and
+// returns the Result the controller then carries out: fewer pods and WithoutCreations'
+// status, checked against the planned one.
+func failSomeCreations(t *testing.T, r *rand.Rand, j *v1alpha1.BatchJob, res Result) Result {
+	t.Helper()
+	if len(res.Create) == 0 || r.Intn(2) == 0 {
+		return res
+	}
+	n := 1 + r.Intn(len(res.Create))
+	st, changed := WithoutCreations(j, &res, n)
+	if want := max(res.Status.Active-int32(n), 0); st.Active != want {
+		t.Errorf("%d of %d creations failed: active %d, want %d", n, len(res.Create), st.Active, want)
+	}
+	if st.Ready == nil || *st.Ready > st.Active {
+		t.Errorf("ready %v after failed creations, active %d", st.Ready, st.Active)
+	}
+	if changed != !statusEqual(st, &j.Status) {
+		t.Errorf("changed = %v, but the status equals the stored one: %v", changed, statusEqual(st, &j.Status))
+	}
+	res.Status, res.StatusChanged = *st, changed
+	res.Create = res.Create[:len(res.Create)-n]
+	return res
 }

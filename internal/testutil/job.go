@@ -118,6 +118,12 @@ func (w *JobWrapper) Label(k, v string) *JobWrapper {
 	return w
 }
 
+// Selector sets the selector on matchLabels, as the generated one is set (manualSelector unset).
+func (w *JobWrapper) Selector(matchLabels map[string]string) *JobWrapper {
+	w.Spec.Selector = &metav1.LabelSelector{MatchLabels: matchLabels}
+	return w
+}
+
 // ManualSelector sets manualSelector=true and a selector on matchLabels.
 func (w *JobWrapper) ManualSelector(matchLabels map[string]string) *JobWrapper {
 	w.Spec.ManualSelector = ptr.To(true)

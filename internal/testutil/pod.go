@@ -153,3 +153,21 @@ func (w *PodWrapper) StartupFailed(reason, msg string, at time.Time) *PodWrapper
 		Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(at)})
 	return w
 }
+
+// Label sets a pod label.
+func (w *PodWrapper) Label(k, v string) *PodWrapper {
+	if w.Labels == nil {
+		w.Labels = map[string]string{}
+	}
+	w.Labels[k] = v
+	return w
+}
+
+// ControlledBy adds a controller ownerReference to a BatchJob with uid.
+func (w *PodWrapper) ControlledBy(name string, uid types.UID) *PodWrapper {
+	w.OwnerReferences = append(w.OwnerReferences, metav1.OwnerReference{
+		APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob", Name: name, UID: uid,
+		Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+	})
+	return w
+}
