@@ -41,7 +41,7 @@ manifests: tools-dev ## Generate the CRD and RBAC from kubebuilder markers, and 
 	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true rbac:roleName=batchjob-controller paths=./internal/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	go run ./hack/crdpatch config/crd/bases/*.yaml
-	@if [[ -x hack/sync-chart.sh ]]; then hack/sync-chart.sh; fi
+	go run ./hack/syncchart
 
 .PHONY: generate
 generate: tools-dev ## Generate deepcopy code.
@@ -77,7 +77,7 @@ test-integration: tools-kube manifests ## envtest: a real etcd and kube-apiserve
 	go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 30m ./test/integration/...
 
 .PHONY: test-helm
-test-helm: tools-kube manifests ## The Helm chart and config/default: helm lint, rendered objects, RBAC, sync-chart.
+test-helm: tools-kube manifests ## The Helm chart and config/default: helm lint, rendered objects, RBAC, hack/syncchart.
 	go test -count=1 $(GO_TEST_FLAGS) ./test/helm/...
 
 .PHONY: test-e2e

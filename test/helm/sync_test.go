@@ -76,11 +76,11 @@ func writeFile(t *testing.T, path, content string, perm os.FileMode) {
 	}
 }
 
-// syncTree makes a scratch copy of the chart, the sync script and the given inputs.
+// syncTree makes a scratch copy of the chart and the given inputs.
 func syncTree(t *testing.T, inputs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, p := range append(inputs, "hack/sync-chart.sh", "config/helm") {
+	for _, p := range append(inputs, "config/helm") {
 		src := filepath.Join(root, p)
 		if info, err := os.Stat(src); err == nil && !info.IsDir() {
 			writeFile(t, filepath.Join(dir, p), mustRead(t, src), info.Mode().Perm())
@@ -91,13 +91,16 @@ func syncTree(t *testing.T, inputs ...string) string {
 	return dir
 }
 
+// runSync runs hack/syncchart on the scratch tree dir.
 func runSync(t *testing.T, dir string) (string, error) {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(dir, "hack", "sync-chart.sh")).CombinedOutput()
+	cmd := exec.Command("go", "run", "./hack/syncchart", "-root", dir)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-// The committed chart is what the script makes of the committed inputs, and a second run
+// The committed chart is what hack/syncchart makes of the committed inputs, and a second run
 // changes nothing.
 func TestSyncChartIsCurrentAndIdempotent(t *testing.T) {
 	dir := syncTree(t, "config/crd/bases", "config/admission", "config/rbac")
@@ -107,7 +110,7 @@ func TestSyncChartIsCurrentAndIdempotent(t *testing.T) {
 			t.Fatalf("run %d: %v\n%s", run, err, out)
 		}
 		if diff := cmp.Diff(readTree(t, filepath.Join(root, chart)), readTree(t, filepath.Join(dir, chart))); diff != "" {
-			t.Fatalf("run %d: the chart is not what hack/sync-chart.sh makes of config/ (run `make manifests`) (-committed,+synced):\n%s", run, diff)
+			t.Fatalf("run %d: the chart is not what hack/syncchart makes of config/ (run `make manifests`) (-committed,+synced):\n%s", run, diff)
 		}
 	}
 }
@@ -209,13 +212,13 @@ func TestSyncChartFixture(t *testing.T) {
 }
 
 // One rule granting a namespaced and a cluster-scoped resource cannot be split into a Role
-// and a ClusterRole: the script must refuse it rather than grant it wrongly.
+// and a ClusterRole: hack/syncchart must refuse it rather than grant it wrongly.
 func TestSyncChartRejectsMixedRule(t *testing.T) {
 	dir := syncTree(t, "config/crd/bases")
 	mixed := strings.Replace(fixtureRole, "  - pods\n", "  - pods\n  - namespaces\n", 1)
 	writeFile(t, filepath.Join(dir, "config", "rbac", "role.yaml"), mixed, 0o644)
 	out, err := runSync(t, dir)
 	if err == nil || !strings.Contains(out, "mixes cluster-scoped and namespaced resources") {
-		t.Errorf("sync-chart.sh with a mixed rule: err %v, output:\n%s", err, out)
+		t.Errorf("syncchart with a mixed rule: err %v, output:\n%s", err, out)
 	}
 }
