@@ -66,7 +66,7 @@ func (p *pass) failJobMessage() (string, bool) {
 func (p *pass) decideLimits() {
 	spec := &p.job.Spec
 	switch {
-	case p.failed > *spec.BackoffLimit:
+	case p.obs.failed > *spec.BackoffLimit:
 		p.fail(v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.MessageBackoffLimitExceeded+p.lastFailureDetail())
 	case p.pastBackoffLimitOnFailure():
 		p.fail(v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.MessageBackoffLimitExceeded+p.restartDetail())
@@ -129,7 +129,6 @@ func (p *pass) pastActiveDeadline() bool {
 // success policy.
 func (p *pass) decideIndexed() {
 	p.prevSucceededIx, p.succeededIx = p.succeededIndexes()
-	p.succeeded = int32(p.succeededIx.Total())
 	if p.hasBackoffLimitPerIndex() {
 		failed := p.failedIndexes()
 		p.failedIx = &failed

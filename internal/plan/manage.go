@@ -64,9 +64,9 @@ func (p *pass) manage() {
 
 func (p *pass) completionsReached() bool {
 	if p.job.Spec.Completions == nil {
-		return p.succeeded > 0 && p.activeCount == 0
+		return p.succeededTotal() > 0 && p.activeCount == 0
 	}
-	return p.succeeded >= p.target() && p.activeCount == 0
+	return p.succeededTotal() >= p.target() && p.activeCount == 0
 }
 
 func (p *pass) updateSuspended() {
@@ -122,12 +122,12 @@ func (p *pass) wantActive() int32 {
 	parallelism := *p.job.Spec.Parallelism
 	if p.job.Spec.Completions == nil {
 		// Work queue: once a pod succeeded, leave the rest running and add none.
-		if p.succeeded > 0 {
+		if p.succeededTotal() > 0 {
 			return p.activeCount
 		}
 		return parallelism
 	}
-	return max(min(p.target()-p.succeeded, parallelism), 0)
+	return max(min(p.target()-p.succeededTotal(), parallelism), 0)
 }
 
 // create builds n pods, subject to the job-wide backoff (or the per-index one).

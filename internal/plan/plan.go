@@ -39,13 +39,13 @@ type pass struct {
 	pending           sets.Set[types.UID]
 	uncSucc, uncFail  sets.Set[types.UID] // uncounted lists as read
 
-	active      []*corev1.Pod
-	activeCount int32
-	ready       int32
-	terminating int32
-
-	newSucceeded, newFailed []*corev1.Pod
-	succeeded, failed       int32 // totals including pods not counted in status yet
+	obs observation // what the pods show (observePods), read-only after it
+	// active, activeCount, ready and terminating start as what obs shows and follow
+	// the pass: spec.podStartupPolicy takes the pods it fails out of active, deletions
+	// move pods from active (and ready) to terminating, creations add to activeCount.
+	active             []*corev1.Pod
+	activeCount        int32
+	ready, terminating int32
 
 	prevSucceededIx, succeededIx indexset.Set
 	failedIx                     *indexset.Set       // non-nil iff backoffLimitPerIndex
@@ -82,7 +82,9 @@ func Plan(in Input) Result {
 		}}}
 	}
 	p := newPass(job, in)
-	p.observePods()
+	p.obs = p.observePods()
+	p.active, p.activeCount = p.obs.active, int32(len(p.obs.active))
+	p.ready, p.terminating = p.obs.ready, p.obs.terminating
 	p.setStartTime()
 	p.updateBackoff()
 	p.decide()
@@ -175,9 +177,9 @@ func statusEqual(a, b *v1alpha1.BatchJobStatus) bool {
 
 func (p *pass) createReason() string {
 	switch {
-	case p.onlyReplaceFailed && p.failed > 0:
+	case p.onlyReplaceFailed && p.obs.failed > 0:
 		return "recreate_failed"
-	case p.failed > 0 || p.terminating > 0:
+	case p.obs.failed > 0 || p.terminating > 0:
 		return "recreate_terminating_or_failed"
 	default:
 		return "new"

@@ -10,37 +10,61 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/podfailurepolicy"
 )
 
+// observation is what the pods of one pass show, before anything is decided. It is
+// filled once, by observePods, and read by the phases after it.
+type observation struct {
+	active             []*corev1.Pod // pods not terminal and not being deleted
+	ready, terminating int32
+	// newSucceeded and newFailed finished since the last pass and are recorded nowhere
+	// in status yet.
+	newSucceeded, newFailed []*corev1.Pod
+	// succeededPods and failed are the status counters plus the pods not counted in them
+	// yet (failed: only those podFailurePolicy counts). Indexed jobs count succeeded
+	// indexes instead (pass.succeededTotal).
+	succeededPods, failed int32
+}
+
 // observePods counts active, ready and terminating pods and finds the pods that
 // finished since the last pass and are not yet recorded anywhere in status.
-func (p *pass) observePods() {
+func (p *pass) observePods() observation {
+	var o observation
 	for _, pod := range p.in.Pods {
 		if jobpod.IsActive(pod) {
-			p.active = append(p.active, pod)
+			o.active = append(o.active, pod)
 			if jobpod.IsReady(pod) {
-				p.ready++
+				o.ready++
 			}
 		}
 		if jobpod.IsTerminating(pod) {
-			p.terminating++
+			o.terminating++
 		}
 		if !p.isNewlyFinishedCandidate(pod) {
 			continue
 		}
 		if pod.Status.Phase == corev1.PodSucceeded {
-			p.newSucceeded = append(p.newSucceeded, pod)
+			o.newSucceeded = append(o.newSucceeded, pod)
 		} else if p.isFailed(pod) {
-			p.newFailed = append(p.newFailed, pod)
+			o.newFailed = append(o.newFailed, pod)
 		}
 	}
-	p.activeCount = int32(len(p.active))
 	nonIgnored := int32(0)
-	for _, pod := range p.newFailed {
+	for _, pod := range o.newFailed {
 		if p.match(pod).CountFailed {
 			nonIgnored++
 		}
 	}
-	p.succeeded = p.st.Succeeded + int32(len(p.newSucceeded)) + int32(p.uncSucc.Len())
-	p.failed = p.st.Failed + nonIgnored + int32(p.uncFail.Len())
+	o.succeededPods = p.st.Succeeded + int32(len(o.newSucceeded)) + int32(p.uncSucc.Len())
+	o.failed = p.st.Failed + nonIgnored + int32(p.uncFail.Len())
+	return o
+}
+
+// succeededTotal is what counts towards the target: succeeded indexes for an Indexed job
+// (known once decideIndexed ran), succeeded pods otherwise.
+func (p *pass) succeededTotal() int32 {
+	if p.indexed {
+		return int32(p.succeededIx.Total())
+	}
+	return p.obs.succeededPods
 }
 
 // isNewlyFinishedCandidate: the pod still has the finalizer, its removal is not in
@@ -87,7 +111,7 @@ func (p *pass) updateBackoff() {
 			t := *p.in.Backoff.LastFailureTime
 			old.LastFailureTime = &t
 		}
-		p.backoff = backoff.Update(old, p.newSucceeded, p.newFailed)
+		p.backoff = backoff.Update(old, p.obs.newSucceeded, p.obs.newFailed)
 	}
 	rec := &BackoffRecord{FailuresAfterLastSuccess: p.backoff.FailuresAfterLastSuccess}
 	if p.backoff.LastFailureTime != nil {
