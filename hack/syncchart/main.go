@@ -288,10 +288,19 @@ func parseObject(doc []string) (*object, error) {
 	if obj.apiVersion == "" || obj.kind == "" || meta == nil {
 		return nil, fmt.Errorf("not a Kubernetes object (apiVersion, kind and metadata are required)")
 	}
+	if err := obj.findMetadataMaps(doc, meta); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// findMetadataMaps records the lines of metadata.labels and metadata.annotations, which
+// must be block mappings (or empty) on their own lines, indented by two spaces.
+func (obj *object) findMetadataMaps(doc []string, meta *yaml3.Node) error {
 	for i := 0; i+1 < len(meta.Content); i += 2 {
 		k, v := meta.Content[i], meta.Content[i+1]
 		if k.Column != 3 {
-			return nil, fmt.Errorf("line %d: metadata fields must be indented by two spaces", k.Line)
+			return fmt.Errorf("line %d: metadata fields must be indented by two spaces", k.Line)
 		}
 		var at *int
 		switch k.Value {
@@ -304,11 +313,11 @@ func parseObject(doc []string) (*object, error) {
 		}
 		null := v.Kind == yaml3.ScalarNode && v.Tag == "!!null"
 		if doc[k.Line-1] != "  "+k.Value+":" || !(null || v.Kind == yaml3.MappingNode && v.Style&yaml3.FlowStyle == 0) {
-			return nil, fmt.Errorf("line %d: metadata.%s must be a block mapping (\"  %s:\" on its own line)", k.Line, k.Value, k.Value)
+			return fmt.Errorf("line %d: metadata.%s must be a block mapping (\"  %s:\" on its own line)", k.Line, k.Value, k.Value)
 		}
 		*at = k.Line - 1
 	}
-	return obj, nil
+	return nil
 }
 
 // syncRules renders _rules.tpl from the rules of the ClusterRole roleName in config/rbac/role.yaml.
