@@ -61,6 +61,12 @@ func TestPlanMemoryIncreaseOnOOM(t *testing.T) {
 			want:       []created{{Memory: "1Gi", Annotation: "main: 768Mi -> 1Gi (capped at 1Gi) after OOMKilled in pod a"}},
 			wantEvents: []Event{event("A new pod gets more memory: main: 768Mi -> 1Gi (capped at 1Gi) after OOMKilled in pod a")},
 		},
+		"the pod at max OOMKilled again: its replacement stays at max": {
+			job:        base().MemoryIncreaseOnOOM("2", "1Gi").Obj(),
+			pods:       []*podW{oom("a", "768Mi", 2*time.Minute), oom("b", "1Gi", time.Minute)},
+			want:       []created{{Memory: "1Gi", Annotation: "main: 1Gi kept (capped at 1Gi) after OOMKilled in pod b"}},
+			wantEvents: []Event{event("A new pod keeps the memory cap: main: 1Gi kept (capped at 1Gi) after OOMKilled in pod b")},
+		},
 		"a failure that was not OOMKilled: the template's memory": {
 			job:  base().MemoryIncreaseOnOOM("1.5", "8Gi").Obj(),
 			pods: []*podW{exited("a", "256Mi", time.Minute)},

@@ -112,12 +112,15 @@ func (p *pass) increaseMemory(pod *corev1.Pod, ix int) {
 		return
 	}
 	mi := rp.MemoryIncreaseOnOOM
-	if msg := podbuilder.IncreaseMemory(pod, last, mi.Factor, mi.Max); msg != "" {
-		what := "A new pod"
+	if msg, raised := podbuilder.IncreaseMemory(pod, last, mi.Factor, mi.Max); msg != "" {
+		what, gets := "A new pod", " gets more memory: "
 		if ix != podbuilder.NoIndex {
 			what = fmt.Sprintf("A new pod for index %d", ix)
 		}
-		p.event(corev1.EventTypeNormal, "MemoryIncreased", what+" gets more memory: "+msg)
+		if !raised {
+			gets = " keeps the memory cap: "
+		}
+		p.event(corev1.EventTypeNormal, "MemoryIncreased", what+gets+msg)
 	}
 }
 

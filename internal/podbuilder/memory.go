@@ -1,7 +1,6 @@
 package podbuilder
 
 import (
-	"fmt"
 	"math/big"
 	"strings"
 
@@ -33,14 +32,17 @@ func OOMKilledContainers(failed *corev1.Pod) []string {
 // failed that was OOMKilled (spec.retryPolicy.memoryIncreaseOnOOM): the memory request and
 // limit failed's container had, times factor (a decimal such as "1.5"), rounded up to a
 // byte and capped at maxMemory. Reading failed's own spec makes the increase compound over
-// replacements of replacements. A value is never lowered: where pod's template already
-// asks for as much, it is kept. It records what changed, and why, in the
-// batchjob.dev/memory-increase annotation and returns that text ("" when nothing changed).
-func IncreaseMemory(pod, failed *corev1.Pod, factor string, maxMemory resource.Quantity) string {
+// replacements of replacements; once failed had maxMemory, its replacement keeps it (it
+// does not fall back to the template). The template's value is never lowered: where pod's
+// template already asks for as much, it is kept. It records what changed, and why, in the
+// batchjob.dev/memory-increase annotation and returns that text ("" when nothing changed)
+// and whether pod got more memory than failed had (false when it was kept at the cap).
+func IncreaseMemory(pod, failed *corev1.Pod, factor string, maxMemory resource.Quantity) (string, bool) {
 	f, ok := new(big.Rat).SetString(factor)
 	if !ok || f.Cmp(big.NewRat(1, 1)) <= 0 {
-		return ""
+		return "", false
 	}
+	raised := false
 	var parts []string
 	for _, name := range OOMKilledContainers(failed) {
 		old := findContainer(&failed.Spec, name)
@@ -53,6 +55,7 @@ func IncreaseMemory(pod, failed *corev1.Pod, factor string, maxMemory resource.Q
 		if !reqOK && !limOK {
 			continue
 		}
+		raised = raised || (reqOK && req.Cmp(reqFrom) > 0) || (limOK && lim.Cmp(limFrom) > 0)
 		var what []string
 		if reqOK {
 			setMemory(&c.Resources.Requests, req)
@@ -67,13 +70,13 @@ func IncreaseMemory(pod, failed *corev1.Pod, factor string, maxMemory resource.Q
 		}
 		switch {
 		case reqOK && limOK && req.Cmp(lim) == 0 && reqFrom.Cmp(limFrom) == 0:
-			what = append(what, fmt.Sprintf("%s -> %s", reqFrom.String(), req.String()))
+			what = append(what, change(reqFrom, req))
 		default:
 			if reqOK {
-				what = append(what, fmt.Sprintf("request %s -> %s", reqFrom.String(), req.String()))
+				what = append(what, "request "+change(reqFrom, req))
 			}
 			if limOK {
-				what = append(what, fmt.Sprintf("limit %s -> %s", limFrom.String(), lim.String()))
+				what = append(what, "limit "+change(limFrom, lim))
 			}
 		}
 		capped := ""
@@ -83,15 +86,24 @@ func IncreaseMemory(pod, failed *corev1.Pod, factor string, maxMemory resource.Q
 		parts = append(parts, name+": "+strings.Join(what, ", ")+capped)
 	}
 	if len(parts) == 0 {
-		return ""
+		return "", false
 	}
 	msg := strings.Join(parts, "; ") + " after " + ReasonOOMKilled + " in pod " + failed.Name
 	setAnnotation(pod, v1alpha1.MemoryIncreaseAnnotation, msg)
-	return msg
+	return msg, raised
+}
+
+// change is "from -> to", or "to kept" when they are equal.
+func change(from, to resource.Quantity) string {
+	if from.Cmp(to) == 0 {
+		return to.String() + " kept"
+	}
+	return from.String() + " -> " + to.String()
 }
 
 // increase is the memory in old times f, rounded up to a byte and capped at maxMemory, and
-// whether it is more than both old and cur (the new pod's template value) hold.
+// whether it is more than cur (the new pod's template value) holds. At the cap it may equal
+// old (kept) or be less (maxMemory lowered since old was given).
 func increase(old, cur corev1.ResourceList, f *big.Rat, maxMemory resource.Quantity) (resource.Quantity, resource.Quantity, bool) {
 	from, ok := old[corev1.ResourceMemory]
 	if !ok || from.Sign() <= 0 {
@@ -105,9 +117,6 @@ func increase(old, cur corev1.ResourceList, f *big.Rat, maxMemory resource.Quant
 	to := *resource.NewQuantity(n.Int64(), from.Format)
 	if !n.IsInt64() || to.Cmp(maxMemory) > 0 {
 		to = maxMemory.DeepCopy()
-	}
-	if to.Cmp(from) <= 0 {
-		return resource.Quantity{}, resource.Quantity{}, false
 	}
 	if c, ok := cur[corev1.ResourceMemory]; ok && c.Cmp(to) >= 0 {
 		return resource.Quantity{}, resource.Quantity{}, false

@@ -40,6 +40,7 @@ func TestIncreaseMemory(t *testing.T) {
 		wantMain corev1.ResourceRequirements
 		wantSide corev1.ResourceRequirements
 		want     string
+		wantKept bool // the new pod gets no more than the failed one had
 	}{
 		"request and limit times 1.5": {
 			failed: podWith("x", tmpl, mem("", ""), "main"), template: tmpl, factor: "1.5", max: "8Gi",
@@ -56,8 +57,18 @@ func TestIncreaseMemory(t *testing.T) {
 			wantMain: mem("8Gi", "8Gi"), wantSide: mem("", ""),
 			want: "main: 6Gi -> 8Gi (capped at 8Gi) after OOMKilled in pod z",
 		},
-		"already at max: unchanged": {
+		"already at max: the replacement stays at max, not back to the template": {
 			failed: podWith("z", mem("8Gi", "8Gi"), mem("", ""), "main"), template: tmpl, factor: "2", max: "8Gi",
+			wantMain: mem("8Gi", "8Gi"), wantSide: mem("", ""),
+			want: "main: 8Gi kept (capped at 8Gi) after OOMKilled in pod z", wantKept: true,
+		},
+		"max lowered below the failed pod's: capped at the new max": {
+			failed: podWith("z", mem("8Gi", "8Gi"), mem("", ""), "main"), template: tmpl, factor: "2", max: "6Gi",
+			wantMain: mem("6Gi", "6Gi"), wantSide: mem("", ""),
+			want: "main: 8Gi -> 6Gi (capped at 6Gi) after OOMKilled in pod z", wantKept: true,
+		},
+		"max below the template: the template is kept": {
+			failed: podWith("z", tmpl, mem("", ""), "main"), template: tmpl, factor: "2", max: "128Mi",
 			wantMain: tmpl, wantSide: mem("", ""),
 		},
 		"different request and limit, rounded up to a byte": {
@@ -90,9 +101,9 @@ func TestIncreaseMemory(t *testing.T) {
 				pod.Spec.Containers[1].Resources = *tc.failed.Spec.Containers[1].Resources.DeepCopy()
 				tc.wantSide = mem("128Mi", "")
 			}
-			got := IncreaseMemory(pod, tc.failed, tc.factor, resource.MustParse(tc.max))
-			if got != tc.want {
-				t.Errorf("IncreaseMemory = %q, want %q", got, tc.want)
+			got, raised := IncreaseMemory(pod, tc.failed, tc.factor, resource.MustParse(tc.max))
+			if got != tc.want || raised != (tc.want != "" && !tc.wantKept) {
+				t.Errorf("IncreaseMemory = %q, %v; want %q, %v", got, raised, tc.want, tc.want != "" && !tc.wantKept)
 			}
 			if a := pod.Annotations[v1alpha1.MemoryIncreaseAnnotation]; a != tc.want {
 				t.Errorf("annotation %q, want %q", a, tc.want)

@@ -267,7 +267,7 @@ func TestBeyondMemoryIncreaseOnOOM(t *testing.T) {
           limits:
             memory: 64Mi
 `
-	applyYAML(t, ns, failingJob("oom", 137, "OOMKilled", resources, "backoffLimit: 3",
+	applyYAML(t, ns, failingJob("oom", 137, "OOMKilled", resources, "backoffLimit: 4",
 		"retryPolicy:\n    initialDelaySeconds: 0\n    memoryIncreaseOnOOM:\n      factor: \"1.5\"\n      max: 200Mi"))
 	eventually(t, 90*time.Second, "oom to exceed its backoffLimit", func() (bool, string) {
 		j := getBatchJob(t, ns, "oom")
@@ -275,8 +275,8 @@ func TestBeyondMemoryIncreaseOnOOM(t *testing.T) {
 		return st == "True" && reason == "BackoffLimitExceeded", fmt.Sprintf("Failed=%s (%s), failed=%d", st, reason, j.Status.Failed)
 	})
 	pods := podsOf(t, ns, "oom")
-	if len(pods) != 4 {
-		t.Fatalf("got %d pods, want 4 (backoffLimit 3): %s", len(pods), describePods(pods))
+	if len(pods) != 5 {
+		t.Fatalf("got %d pods, want 5 (backoffLimit 4): %s", len(pods), describePods(pods))
 	}
 	// Follow the chain of replacements: the first pod has no annotation, each later one
 	// names the pod it replaced.
@@ -304,11 +304,13 @@ func TestBeyondMemoryIncreaseOnOOM(t *testing.T) {
 		}
 		chain = append(chain, next)
 	}
-	wantMemory := []string{"64Mi", "96Mi", "144Mi", "200Mi"}
+	// At the cap the next replacement keeps it, rather than falling back to the template.
+	wantMemory := []string{"64Mi", "96Mi", "144Mi", "200Mi", "200Mi"}
 	wantAnnotations := []string{"",
 		"main: 64Mi -> 96Mi after OOMKilled in pod " + chain[0].Name,
 		"main: 96Mi -> 144Mi after OOMKilled in pod " + chain[1].Name,
 		"main: 144Mi -> 200Mi (capped at 200Mi) after OOMKilled in pod " + chain[2].Name,
+		"main: 200Mi kept (capped at 200Mi) after OOMKilled in pod " + chain[3].Name,
 	}
 	var wantEvents []string
 	for i, p := range chain {
@@ -324,13 +326,16 @@ func TestBeyondMemoryIncreaseOnOOM(t *testing.T) {
 		if p.Status.Phase != corev1.PodFailed || term == nil || term.ExitCode != 137 || term.Reason != "OOMKilled" {
 			t.Errorf("pod %d %s: phase %s, terminated %+v; want Failed, exit code 137, OOMKilled", i, p.Name, p.Status.Phase, term)
 		}
-		if i > 0 {
+		switch {
+		case i == len(chain)-1:
+			wantEvents = append(wantEvents, "A new pod keeps the memory cap: "+wantAnnotations[i])
+		case i > 0:
 			wantEvents = append(wantEvents, "A new pod gets more memory: "+wantAnnotations[i])
 		}
 	}
 	out := mustKubectl(t, "get", "batchjob", "oom", "-n", ns, "-o",
 		"jsonpath={.status.recentFailures[*].reason} {.status.recentFailures[*].exitCode}")
-	if want := "OOMKilled OOMKilled OOMKilled OOMKilled 137 137 137 137"; strings.Join(strings.Fields(out), " ") != want {
+	if want := "OOMKilled OOMKilled OOMKilled OOMKilled OOMKilled 137 137 137 137 137"; strings.Join(strings.Fields(out), " ") != want {
 		t.Errorf("recentFailures reasons and exit codes %q, want %q", out, want)
 	}
 	eventually(t, 30*time.Second, "the MemoryIncreased events", func() (bool, string) {

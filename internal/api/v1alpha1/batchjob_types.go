@@ -309,7 +309,8 @@ type RetryPolicy struct {
 	AvoidFailedNodes *bool `json:"avoidFailedNodes,omitempty"`
 	// memoryIncreaseOnOOM gives a pod replacing one whose container was OOMKilled more
 	// memory: that container's memory request and limit, as the failed pod had them, times
-	// factor, capped at max (compounding over successive replacements). The replaced pod is
+	// factor, capped at max (compounding over successive replacements; the replacement of a
+	// pod that had max keeps max, reported as "kept"). The replaced pod is
 	// the index's last failed pod (Indexed) or the BatchJob's most recent OOMKilled failed
 	// pod (NonIndexed). The pod records the change in the batchjob.dev/memory-increase
 	// annotation and a MemoryIncreased event says so. Unset: pods get the template's memory.
