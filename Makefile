@@ -25,14 +25,16 @@ all: build
 
 ##@ Tools
 
-.PHONY: tools tools-kube tools-dev
-tools: tools-kube tools-dev tools-lint ## Build every pinned tool into bin/ (skipped when up to date).
+.PHONY: tools tools-kube tools-dev tools-lint tools-kueue
+tools: tools-kube tools-dev tools-lint tools-kueue ## Build every pinned tool into bin/ (skipped when up to date).
 tools-kube: ## etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl.
 	@hack/build-tools.sh kube
 tools-dev: ## controller-gen, kwok, kwokctl, helm.
 	@hack/build-tools.sh dev
 tools-lint: ## golangci-lint (its own pinned module, hack/tools/lint).
 	@hack/build-tools.sh lint
+tools-kueue: ## Kueue's manager for the Kueue integration tests (its own pinned module, hack/tools/kueue).
+	@hack/build-tools.sh kueue
 
 ##@ Development
 
