@@ -18,6 +18,11 @@
 #   KCM_CONTROLLERS  kube-controller-manager --controllers (default: garbage collector,
 #                    serviceaccount and namespace controllers; no job-controller)
 #   DISABLE_QPS_LIMITS  true lifts apiserver/controller-manager rate limits (benchmarks)
+#   KCM_API_QPS, KCM_API_BURST, KCM_CONCURRENT_JOB_SYNCS
+#                    kube-controller-manager's client budget and job workers (default its
+#                    own defaults 20, 30 and 5; 5000 and 10000 with DISABLE_QPS_LIMITS=true)
+#   CLUSTER_AUDIT_POLICY  an audit policy file: kube-apiserver then writes its audit log to
+#                    CLUSTER_DIR/clusters/CLUSTER_NAME/logs/audit.log (the benchmark's)
 #   CLUSTER_INSTALL_CRD false makes `up` skip installing the CRD and admission policies
 #                    (the Helm e2e test lets its chart own them)
 set -euo pipefail
@@ -30,6 +35,13 @@ CLUSTER_DIR="${CLUSTER_DIR:-${ROOT}/tmp/clusters/${CLUSTER_NAME}}"
 CLUSTER_NODES="${CLUSTER_NODES:-3}"
 KCM_CONTROLLERS="${KCM_CONTROLLERS:-garbage-collector-controller,serviceaccount-controller,namespace-controller}"
 DISABLE_QPS_LIMITS="${DISABLE_QPS_LIMITS:-false}"
+if [[ "${DISABLE_QPS_LIMITS}" == true ]]; then
+  KCM_API_QPS="${KCM_API_QPS:-5000}" KCM_API_BURST="${KCM_API_BURST:-10000}"
+else
+  KCM_API_QPS="${KCM_API_QPS:-20}" KCM_API_BURST="${KCM_API_BURST:-30}"
+fi
+KCM_CONCURRENT_JOB_SYNCS="${KCM_CONCURRENT_JOB_SYNCS:-5}"
+CLUSTER_AUDIT_POLICY="${CLUSTER_AUDIT_POLICY:-}"
 CLUSTER_INSTALL_CRD="${CLUSTER_INSTALL_CRD:-true}"
 CLUSTER_KUBECONFIG="${CLUSTER_DIR}/kubeconfig"
 TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl)
@@ -68,7 +80,7 @@ render_config() {
   # Plain bash substitution of the ${VAR} placeholders (no envsubst on a bare machine).
   local content v pat
   content="$(<"${ROOT}/config/kwok/kwokctl.yaml")"
-  for v in ROOT BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS ETCD_PORT ETCD_PEER_PORT KCM_PORT SCHEDULER_PORT KWOK_PORT; do
+  for v in ROOT BIN CLUSTER_PORT DISABLE_QPS_LIMITS KCM_CONTROLLERS KCM_API_QPS KCM_API_BURST KCM_CONCURRENT_JOB_SYNCS ETCD_PORT ETCD_PEER_PORT KCM_PORT SCHEDULER_PORT KWOK_PORT; do
     pat='${'"${v}"'}'
     content="${content//"${pat}"/${!v}}"
   done
@@ -149,8 +161,9 @@ cmd_up() {
     fi
     render_config
     log "starting kwokctl cluster on https://127.0.0.1:${CLUSTER_PORT} (workdir ${CLUSTER_DIR})"
-    local start=${SECONDS}
-    if ! kwokctl create cluster --name "${CLUSTER_NAME}" --config "${CLUSTER_DIR}/kwokctl.yaml" \
+    local start=${SECONDS} audit=()
+    [[ -n "${CLUSTER_AUDIT_POLICY}" ]] && audit=(--kube-audit-policy "${CLUSTER_AUDIT_POLICY}")
+    if ! kwokctl create cluster --name "${CLUSTER_NAME}" --config "${CLUSTER_DIR}/kwokctl.yaml" "${audit[@]}" \
         --kubeconfig "${CLUSTER_KUBECONFIG}" --wait 120s --timeout 180s >"${CLUSTER_DIR}/create.log" 2>&1; then
       log "kwokctl create cluster failed; its output (${CLUSTER_DIR}/create.log):"
       tail -n 30 "${CLUSTER_DIR}/create.log" >&2 || true
