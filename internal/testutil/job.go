@@ -31,6 +31,14 @@ func MakeBareBatchJob(name, ns string) *JobWrapper {
 	}}
 }
 
+// MakeEmptyBatchJob returns a job with only a name and namespace (either may be ""): no
+// template, TypeMeta or UID. It is for helpers that fill in their own defaults (the
+// integration framework's CreateJobWithDefaults), for patch targets, and for code that
+// reads no more than the metadata.
+func MakeEmptyBatchJob(name, ns string) *JobWrapper {
+	return &JobWrapper{v1alpha1.BatchJob{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}}
+}
+
 // MakeBatchJob is MakeBareBatchJob with TypeMeta, UID "<name>-uid" and the template label
 // app=<name>, as a job read back from the API server would have.
 func MakeBatchJob(name, ns string) *JobWrapper {
@@ -247,5 +255,48 @@ func (w *JobWrapper) PodStartupPolicy(timeout int32, reasons ...v1alpha1.Waiting
 		sp.TimeoutSeconds = ptr.To(timeout)
 	}
 	w.Spec.PodStartupPolicy = sp
+	return w
+}
+
+// FullSpec replaces the whole spec, pod template included, with a copy of s (for table
+// tests that hold a BatchJobSpec).
+func (w *JobWrapper) FullSpec(s *v1alpha1.BatchJobSpec) *JobWrapper {
+	w.Spec = *s.DeepCopy()
+	return w
+}
+
+// Template replaces the pod template with a copy of t.
+func (w *JobWrapper) Template(t *corev1.PodTemplateSpec) *JobWrapper {
+	w.Spec.Template = *t.DeepCopy()
+	return w
+}
+
+// WithUID sets metadata.uid (MakeBatchJob sets "<name>-uid").
+func (w *JobWrapper) WithUID(uid types.UID) *JobWrapper { w.ObjectMeta.UID = uid; return w }
+
+func (w *JobWrapper) WithGeneration(n int64) *JobWrapper { w.ObjectMeta.Generation = n; return w }
+
+func (w *JobWrapper) WithResourceVersion(rv string) *JobWrapper {
+	w.ObjectMeta.ResourceVersion = rv
+	return w
+}
+
+func (w *JobWrapper) Annotation(k, v string) *JobWrapper {
+	if w.Annotations == nil {
+		w.Annotations = map[string]string{}
+	}
+	w.Annotations[k] = v
+	return w
+}
+
+// Finalizer appends a metadata finalizer.
+func (w *JobWrapper) Finalizer(f string) *JobWrapper {
+	w.Finalizers = append(w.Finalizers, f)
+	return w
+}
+
+// Owners appends ownerReferences.
+func (w *JobWrapper) Owners(refs ...metav1.OwnerReference) *JobWrapper {
+	w.OwnerReferences = append(w.OwnerReferences, refs...)
 	return w
 }

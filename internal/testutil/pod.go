@@ -27,6 +27,24 @@ func MakePod(name, ns string) *PodWrapper {
 	}}
 }
 
+// MakeBarePod returns a pod as a client would create it on an API server: one container
+// "main" (image busybox), restartPolicy Never, and no UID, finalizer or status, which the
+// server assigns or rejects on create.
+func MakeBarePod(name, ns string) *PodWrapper {
+	w := MakeEmptyPod(name, ns)
+	w.Spec = corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyNever,
+		Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
+	}
+	return w
+}
+
+// MakeEmptyPod returns a pod with only a name and namespace (either may be ""): no spec,
+// status, UID or finalizer, for code under test that reads no more than it is given.
+func MakeEmptyPod(name, ns string) *PodWrapper {
+	return &PodWrapper{corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}}
+}
+
 // Obj returns a deep copy of the built pod.
 func (w *PodWrapper) Obj() *corev1.Pod { return w.Pod.DeepCopy() }
 
@@ -169,5 +187,45 @@ func (w *PodWrapper) ControlledBy(name string, uid types.UID) *PodWrapper {
 		APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob", Name: name, UID: uid,
 		Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 	})
+	return w
+}
+
+// WithLabels sets every label of m.
+func (w *PodWrapper) WithLabels(m map[string]string) *PodWrapper {
+	for k, v := range m {
+		w.Label(k, v)
+	}
+	return w
+}
+
+// Finalizer appends a metadata finalizer.
+func (w *PodWrapper) Finalizer(f string) *PodWrapper {
+	w.Finalizers = append(w.Finalizers, f)
+	return w
+}
+
+// Owners appends ownerReferences (ControlledBy adds the usual BatchJob one).
+func (w *PodWrapper) Owners(refs ...metav1.OwnerReference) *PodWrapper {
+	w.OwnerReferences = append(w.OwnerReferences, refs...)
+	return w
+}
+
+// PodSpec replaces the whole pod spec with a copy of s.
+func (w *PodWrapper) PodSpec(s *corev1.PodSpec) *PodWrapper {
+	w.Spec = *s.DeepCopy()
+	return w
+}
+
+// WithUID sets metadata.uid (MakePod sets the name).
+func (w *PodWrapper) WithUID(uid types.UID) *PodWrapper { w.ObjectMeta.UID = uid; return w }
+
+// WithGenerateName sets metadata.generateName, for a pod the API server names.
+func (w *PodWrapper) WithGenerateName(prefix string) *PodWrapper {
+	w.ObjectMeta.GenerateName = prefix
+	return w
+}
+
+func (w *PodWrapper) WithResourceVersion(rv string) *PodWrapper {
+	w.ObjectMeta.ResourceVersion = rv
 	return w
 }
