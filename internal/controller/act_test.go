@@ -148,8 +148,8 @@ func (rig *actRig) checkOrder(t *testing.T, want []string) {
 }
 
 func newPodToCreate(job *v1alpha1.BatchJob) *corev1.Pod {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: job.Namespace, GenerateName: "pi-",
-		Labels: map[string]string{v1alpha1.ControllerUIDLabel: string(job.UID)}}}
+	return testutil.MakeEmptyPod("", job.Namespace).WithGenerateName("pi-").
+		Label(v1alpha1.ControllerUIDLabel, string(job.UID)).Obj()
 }
 
 // TestActOrder: deletions (scale-down ones stripped first), creations, one status write,

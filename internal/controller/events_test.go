@@ -7,12 +7,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 type recorded struct {
@@ -31,7 +31,7 @@ func (f *fakeRecorder) Eventf(_, related runtime.Object, _, reason, _, note stri
 
 func TestSimilarEvents(t *testing.T) {
 	job := func(uid string) *v1alpha1.BatchJob {
-		return &v1alpha1.BatchJob{ObjectMeta: metav1.ObjectMeta{Name: uid, UID: k8stypes.UID("uid-" + uid)}}
+		return testutil.MakeEmptyBatchJob(uid, "").WithUID(k8stypes.UID("uid-" + uid)).Obj()
 	}
 	created := func(n int) recorded {
 		name := fmt.Sprintf("p%d", n)
@@ -90,5 +90,5 @@ func TestSimilarEvents(t *testing.T) {
 }
 
 func pod(n int) *corev1.Pod {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", n)}}
+	return testutil.MakeEmptyPod(fmt.Sprintf("p%d", n), "").Obj()
 }

@@ -8,11 +8,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 func TestStatusOnly(t *testing.T) {
-	base := &v1alpha1.BatchJob{ObjectMeta: metav1.ObjectMeta{Name: "j", Generation: 1, ResourceVersion: "1",
-		Labels: map[string]string{"a": "1"}, Annotations: map[string]string{"b": "2"}, Finalizers: []string{"f"}}}
+	base := testutil.MakeEmptyBatchJob("j", "").WithGeneration(1).WithResourceVersion("1").
+		Label("a", "1").Annotation("b", "2").Finalizer("f").Obj()
 	cases := map[string]struct {
 		change func(j *v1alpha1.BatchJob)
 		want   bool

@@ -37,8 +37,8 @@ func testScheme(t *testing.T) *runtime.Scheme {
 }
 
 func orphanPod(name string) *corev1.Pod {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-" + name),
-		Labels: map[string]string{"app": "pi", v1alpha1.ControllerUIDLabel: "x"}, Finalizers: []string{v1alpha1.JobTrackingFinalizer}}}
+	return testutil.MakeEmptyPod(name, "ns").WithUID(types.UID("uid-"+name)).
+		Label("app", "pi").Label(v1alpha1.ControllerUIDLabel, "x").Finalizer(v1alpha1.JobTrackingFinalizer).Obj()
 }
 
 // A cache List that fails is not "no job would adopt this pod": nothing is stripped, and

@@ -4,12 +4,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // The pod index decides which pods a BatchJob claims (its UID) and which it may adopt
@@ -39,7 +39,7 @@ func TestIndexPodController(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", OwnerReferences: tc.owners}}
+			pod := testutil.MakeEmptyPod("p", "").Owners(tc.owners...).Obj()
 			if diff := cmp.Diff(tc.want, indexPodController(pod)); diff != "" {
 				t.Errorf("index (-want,+got):\n%s", diff)
 			}

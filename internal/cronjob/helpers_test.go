@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 const (
@@ -36,26 +37,10 @@ func wait(next, now string) *time.Duration {
 type cronJobW struct{ v1alpha1.BatchCronJob }
 
 func makeCronJob(schedule, created string) *cronJobW {
-	return &cronJobW{v1alpha1.BatchCronJob{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "nightly", Namespace: testNS, UID: testUID, Generation: 1,
-			CreationTimestamp: metav1.Time{Time: at(created)},
-		},
-		Spec: v1alpha1.BatchCronJobSpec{
-			Schedule:                   schedule,
-			ConcurrencyPolicy:          v1alpha1.AllowConcurrent,
-			Suspend:                    ptr.To(false),
-			SuccessfulJobsHistoryLimit: ptr.To[int32](3),
-			FailedJobsHistoryLimit:     ptr.To[int32](1),
-			JobTemplate: v1alpha1.BatchJobTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "nightly"}, Annotations: map[string]string{"team": "data"}},
-				Spec: v1alpha1.BatchJobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-					RestartPolicy: corev1.RestartPolicyNever,
-					Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
-				}}},
-			},
-		},
-	}}
+	return &cronJobW{*testutil.MakeBatchCronJob("nightly", testNS, schedule).
+		WithUID(testUID).WithGeneration(1).Created(at(created)).
+		ConcurrencyPolicy(v1alpha1.AllowConcurrent).Suspend(false).HistoryLimits(3, 1).
+		JobTemplateLabel("app", "nightly").JobTemplateAnnotation("team", "data").Obj()}
 }
 
 func (w *cronJobW) obj() *v1alpha1.BatchCronJob { return w.DeepCopy() }
@@ -85,11 +70,8 @@ func (w *cronJobW) deleting(t string) *cronJobW {
 // child is a BatchJob of the test BatchCronJob, named after minute; started (if not "")
 // and finished with cond (if not "") at the given times.
 func child(minute int64, started string, cond v1alpha1.JobConditionType, finished string) *v1alpha1.BatchJob {
-	j := &v1alpha1.BatchJob{ObjectMeta: metav1.ObjectMeta{
-		Name: fmt.Sprintf("nightly-%d", minute), Namespace: testNS,
-		UID:             types.UID(fmt.Sprintf("job-%d", minute)),
-		OwnerReferences: []metav1.OwnerReference{{Kind: "BatchCronJob", Name: "nightly", UID: testUID, Controller: ptr.To(true)}},
-	}}
+	j := testutil.MakeEmptyBatchJob(fmt.Sprintf("nightly-%d", minute), testNS).WithUID(types.UID(fmt.Sprintf("job-%d", minute))).
+		Owners(metav1.OwnerReference{Kind: "BatchCronJob", Name: "nightly", UID: testUID, Controller: ptr.To(true)}).Obj()
 	if started != "" {
 		j.Status.StartTime = mtime(started)
 	}
@@ -105,18 +87,13 @@ func child(minute int64, started string, cond v1alpha1.JobConditionType, finishe
 // wantJob is the BatchJob the test BatchCronJob should create: spelled out rather than
 // built by newJob, so that the tests check newJob too.
 func wantJob(cj *v1alpha1.BatchCronJob, name, scheduledAnnotation string) *v1alpha1.BatchJob {
-	return &v1alpha1.BatchJob{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: testNS,
-			Labels:      map[string]string{"app": "nightly"},
-			Annotations: map[string]string{"team": "data", v1alpha1.CronJobScheduledTimestampAnnotation: scheduledAnnotation},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "batchjob.dev/v1alpha1", Kind: "BatchCronJob", Name: "nightly", UID: testUID,
-				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
-			}},
-		},
-		Spec: *cj.Spec.JobTemplate.Spec.DeepCopy(),
-	}
+	return testutil.MakeEmptyBatchJob(name, testNS).Label("app", "nightly").
+		Annotation("team", "data").Annotation(v1alpha1.CronJobScheduledTimestampAnnotation, scheduledAnnotation).
+		Owners(metav1.OwnerReference{
+			APIVersion: "batchjob.dev/v1alpha1", Kind: "BatchCronJob", Name: "nightly", UID: testUID,
+			Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+		}).
+		FullSpec(&cj.Spec.JobTemplate.Spec).Obj()
 }
 
 func refs(jobs ...*v1alpha1.BatchJob) []corev1.ObjectReference {

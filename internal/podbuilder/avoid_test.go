@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 func TestAvoidNodes(t *testing.T) {
@@ -28,7 +30,7 @@ func TestAvoidNodes(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			pod := &corev1.Pod{Spec: corev1.PodSpec{Affinity: tc.in.DeepCopy()}}
+			pod := testutil.MakeEmptyPod("", "").PodSpec(&corev1.PodSpec{Affinity: tc.in}).Obj()
 			AvoidNodes(pod, tc.nodes)
 			if diff := cmp.Diff(tc.want, pod.Spec.Affinity); diff != "" {
 				t.Errorf("affinity (-want,+got):\n%s", diff)

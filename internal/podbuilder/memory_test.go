@@ -2,12 +2,14 @@ package podbuilder
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 func TestIncreaseMemory(t *testing.T) {
@@ -22,14 +24,12 @@ func TestIncreaseMemory(t *testing.T) {
 		return r
 	}
 	podWith := func(name string, main, side corev1.ResourceRequirements, oom ...string) *corev1.Pod {
-		p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{
-			{Name: "main", Resources: main}, {Name: "side", Resources: side}}}}
-		p.Name = name
+		w := testutil.MakeEmptyPod(name, "").PodSpec(&corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "main", Resources: main}, {Name: "side", Resources: side}}})
 		for _, c := range oom {
-			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{Name: c,
-				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}}})
+			w.Terminated(c, 137, "OOMKilled", "", time.Time{})
 		}
-		return p
+		return w.Obj()
 	}
 	tmpl := mem("256Mi", "256Mi")
 	cases := map[string]struct {

@@ -40,11 +40,8 @@ func TestBuild(t *testing.T) {
 	}{
 		"non-indexed": {
 			job: testutil.MakeBatchJob("pi", "ns").Obj(), ix: NoIndex,
-			want: &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", GenerateName: "pi-", Labels: jobLabels,
-					Finalizers: []string{"batchjob.dev/job-tracking"}, OwnerReferences: owner()},
-				Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
-			},
+			want: testutil.MakeBarePod("", "ns").WithGenerateName("pi-").WithLabels(jobLabels).
+				Finalizer("batchjob.dev/job-tracking").Owners(owner()...).Obj(),
 		},
 		"indexed with init container and existing env": {
 			job: func() *v1alpha1.BatchJob {
@@ -57,11 +54,10 @@ func TestBuild(t *testing.T) {
 				return j
 			}(),
 			ix: 3,
-			want: &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", GenerateName: "pi-3-", Labels: withIndexLabel("3"),
-					Annotations: map[string]string{"batchjob.dev/job-completion-index": "3"},
-					Finalizers:  []string{"batchjob.dev/job-tracking"}, OwnerReferences: owner()},
-				Spec: corev1.PodSpec{
+			want: testutil.MakeEmptyPod("", "ns").WithGenerateName("pi-3-").WithLabels(withIndexLabel("3")).
+				Annotation("batchjob.dev/job-completion-index", "3").
+				Finalizer("batchjob.dev/job-tracking").Owners(owner()...).
+				PodSpec(&corev1.PodSpec{
 					RestartPolicy:  corev1.RestartPolicyNever,
 					Hostname:       "pi-3",
 					InitContainers: []corev1.Container{{Name: "init", Env: []corev1.EnvVar{indexEnv}}},
@@ -69,20 +65,18 @@ func TestBuild(t *testing.T) {
 						{Name: "main", Image: "busybox", Env: []corev1.EnvVar{indexEnv}},
 						{Name: "own", Env: []corev1.EnvVar{{Name: "JOB_COMPLETION_INDEX", Value: "x"}}},
 					},
-				},
-			},
+				}).Obj(),
 		},
 		"per-index failure counts": {
 			job: testutil.MakeBatchJob("pi", "ns").Indexed().BackoffLimitPerIndex(2).Obj(), ix: 0,
 			counts: &FailureCounts{Counted: 1, Ignored: 2},
-			want: &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", GenerateName: "pi-0-", Labels: withIndexLabel("0"),
-					Annotations: map[string]string{"batchjob.dev/job-completion-index": "0",
-						"batchjob.dev/job-index-failure-count": "1", "batchjob.dev/job-index-ignored-failure-count": "2"},
-					Finalizers: []string{"batchjob.dev/job-tracking"}, OwnerReferences: owner()},
-				Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Hostname: "pi-0",
-					Containers: []corev1.Container{{Name: "main", Image: "busybox", Env: []corev1.EnvVar{indexEnv}}}},
-			},
+			want: testutil.MakeEmptyPod("", "ns").WithGenerateName("pi-0-").WithLabels(withIndexLabel("0")).
+				Annotation("batchjob.dev/job-completion-index", "0").
+				Annotation("batchjob.dev/job-index-failure-count", "1").
+				Annotation("batchjob.dev/job-index-ignored-failure-count", "2").
+				Finalizer("batchjob.dev/job-tracking").Owners(owner()...).
+				PodSpec(&corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Hostname: "pi-0",
+					Containers: []corev1.Container{{Name: "main", Image: "busybox", Env: []corev1.EnvVar{indexEnv}}}}).Obj(),
 		},
 	}
 	for name, tc := range cases {
