@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 func TestParseIndexes(t *testing.T) {
@@ -36,7 +37,7 @@ type fakeRun struct {
 
 func newFakeRun(t *testing.T, spec *jobSpec, build func(*v1alpha1.BatchJob)) *fakeRun {
 	ck := newChecker(namespace, newTimeline(nil))
-	b := &v1alpha1.BatchJob{ObjectMeta: metav1.ObjectMeta{Name: "j", Namespace: namespace, UID: "job-uid", Generation: 1}}
+	b := testutil.MakeEmptyBatchJob("j", namespace).WithUID("job-uid").WithGeneration(1).Obj()
 	build(b)
 	spec.kind = "test"
 	ck.register(b.UID, b.Name, spec, *b.Spec.Parallelism)
@@ -48,14 +49,12 @@ func newFakeRun(t *testing.T, spec *jobSpec, build func(*v1alpha1.BatchJob)) *fa
 func (f *fakeRun) nextRV() string { f.rv++; return strconv.Itoa(f.rv) }
 
 func (f *fakeRun) pod(name string, index int, mutate func(*corev1.Pod)) {
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-		Name: name, Namespace: namespace, UID: types.UID(name), ResourceVersion: f.nextRV(),
-		Labels:     map[string]string{v1alpha1.ControllerUIDLabel: "job-uid"},
-		Finalizers: []string{v1alpha1.JobTrackingFinalizer},
-	}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	w := testutil.MakeEmptyPod(name, namespace).WithUID(types.UID(name)).WithResourceVersion(f.nextRV()).
+		Label(v1alpha1.ControllerUIDLabel, "job-uid").Finalizer(v1alpha1.JobTrackingFinalizer).Phase(corev1.PodRunning)
 	if index >= 0 {
-		p.Annotations = map[string]string{v1alpha1.JobCompletionIndexAnnotation: strconv.Itoa(index)}
+		w.Index(index)
 	}
+	p := w.Obj()
 	if mutate != nil {
 		mutate(p)
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 // "should apply changes to a job status" (Conformance): merge-patch /status with a custom
@@ -31,7 +32,7 @@ func TestUpstreamApplyStatusChanges(t *testing.T) {
 
 	now1 := metav1.Now().Rfc3339Copy()
 	status, _ := json.Marshal(v1alpha1.BatchJobStatus{Conditions: []v1alpha1.JobCondition{{Type: custom, Status: corev1.ConditionTrue, LastTransitionTime: now1}}})
-	patched := &v1alpha1.BatchJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: job.Name}}
+	patched := testutil.MakeEmptyBatchJob(job.Name, ns).Obj()
 	body := `{"metadata":{"annotations":{"patchedstatus":"true"}},"status":` + string(status) + `}`
 	if err := c.Status().Patch(ctxFor(t), patched, client.RawPatch("application/merge-patch+json", []byte(body))); err != nil {
 		t.Fatalf("patching /status: %v", err)

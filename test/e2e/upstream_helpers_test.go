@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 )
 
 var (
@@ -90,24 +91,20 @@ func newTestJob(behaviour, name string, rPol corev1.RestartPolicy, parallelism, 
 	default:
 		panic("unknown behaviour " + behaviour)
 	}
-	return &v1alpha1.BatchJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: v1alpha1.BatchJobSpec{
-			Parallelism:           ptr.To(parallelism),
-			Completions:           ptr.To(completions),
-			ActiveDeadlineSeconds: ads,
-			BackoffLimit:          ptr.To(backoffLimit),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"somekey": "somevalue"}, Annotations: ann},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                 rPol,
-					NodeName:                      nodeName,
-					TerminationGracePeriodSeconds: ptr.To[int64](30),
-					Containers:                    []corev1.Container{{Name: "c", Image: "busybox:1.36"}},
-				},
+	w := testutil.MakeEmptyBatchJob(name, "").Parallelism(parallelism).Completions(completions).BackoffLimit(backoffLimit).
+		Template(&corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"somekey": "somevalue"}, Annotations: ann},
+			Spec: corev1.PodSpec{
+				RestartPolicy:                 rPol,
+				NodeName:                      nodeName,
+				TerminationGracePeriodSeconds: ptr.To[int64](30),
+				Containers:                    []corev1.Container{{Name: "c", Image: "busybox:1.36"}},
 			},
-		},
+		})
+	if ads != nil {
+		w.ActiveDeadlineSeconds(*ads)
 	}
+	return w.Obj()
 }
 
 // createJob creates the BatchJob in ns, retrying the apiserver's ServiceUnavailable of a
