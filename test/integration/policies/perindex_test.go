@@ -9,6 +9,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -107,7 +108,7 @@ func TestBackoffLimitPerIndex(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			succ, fail := []string{"succeeded", "perIndex"}, []string{"failed", "perIndex"}
 			finished := framework.NewCounterDelta(t, metrics.FinishedIndexesTotal, succ, fail)
-			job := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: tc.job})
+			job := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&tc.job).Obj())
 			env.ValidateJobPodsStatus(t, job, framework.PodsByStatus{Active: int(*tc.job.Parallelism), Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 			runPodTerminations(t, job, tc.podTerminations)
 			if remaining := tc.podTerminations[len(tc.podTerminations)-1].wantActive; remaining > 0 {

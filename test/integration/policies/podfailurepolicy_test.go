@@ -12,6 +12,7 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -109,7 +110,7 @@ func TestJobPodFailurePolicy(t *testing.T) {
 			if tc.wantPolicyMetric != nil {
 				handled = framework.NewCounterDelta(t, metrics.PodFailuresHandledByFailurePolicy, tc.wantPolicyMetric.labels)
 			}
-			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: tc.job})
+			jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&tc.job).Obj())
 			env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
 			if _, err := env.UpdateJobPodsStatus(jobObj, func(p *corev1.Pod) bool { p.Status = tc.podStatus; return true }, 1); err != nil {
@@ -150,7 +151,7 @@ func TestJobPodFailurePolicyWithFailedPodDeletedDuringControllerRestart(t *testi
 			onExitCodes(v1alpha1.PodFailurePolicyActionFailJob, 5),
 		}},
 	}
-	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: spec})
+	jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&spec).Obj())
 	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: int(count), Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 	pods := framework.FilterPods(env.JobPods(t, jobObj), framework.IsActivePhase)
 	failed := pods[1]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -114,7 +115,7 @@ func TestSuccessPolicy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			labels := []string{"Indexed", "succeeded", tc.wantFinishedReason}
 			finished := framework.NewCounterDelta(t, metrics.JobsFinishedTotal, labels)
-			job := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: tc.job})
+			job := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&tc.job).Obj())
 			env.ValidateJobPodsStatus(t, job, framework.PodsByStatus{Active: int(*tc.job.Parallelism), Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 			runPodTerminations(t, job, tc.podTerminations)
 			for _, ct := range tc.wantConditionTypes {

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -19,7 +19,7 @@ func TestJobPodsCreatedWithExponentialBackoff(t *testing.T) {
 	const base = 2 * time.Second
 	ns := env.NewNamespace(t, "simple")
 	startJobControllerAndWaitForCaches(t, ns, withPodFailureBackoff(base))
-	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{})
+	jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").Obj())
 	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
 	// Fail the first pod

@@ -9,6 +9,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -19,7 +20,7 @@ func TestNonParallelJob(t *testing.T) {
 	cancel := startJobControllerAndWaitForCaches(t, ns)
 	framework.ResetMetrics()
 
-	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{})
+	jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").Obj())
 	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
 	// Restarting controller.

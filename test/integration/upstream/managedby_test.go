@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -49,7 +50,7 @@ func TestManagedBy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			startJobControllerAndWaitForCaches(t, ns)
 			framework.ResetMetrics()
-			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: test.spec})
+			jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&test.spec).Obj())
 			t.Cleanup(func() {
 				if err := cleanUp(jobObj, []string{framework.BlockDeletionFinalizer, v1alpha1.JobTrackingFinalizer}); err != nil {
 					t.Fatalf("Failed cleanup: %v", err)
@@ -76,13 +77,9 @@ func TestManagedBy(t *testing.T) {
 func TestManagedBy_RecreatedJob(t *testing.T) {
 	ns := env.NewNamespace(t, "managed-by-recreate-job")
 	startJobControllerAndWaitForCaches(t, ns)
-	baseJob := v1alpha1.BatchJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "custom-job-test"},
-		Spec: v1alpha1.BatchJobSpec{
-			Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
-		},
-	}
-	jobObj := env.CreateJobWithDefaults(t, ns, &baseJob)
+	baseJob := testutil.MakeEmptyBatchJob("custom-job-test", "").
+		Completions(1).Parallelism(1).Template(&mainContainerTemplate).Obj()
+	jobObj := env.CreateJobWithDefaults(t, ns, baseJob)
 	env.ValidateJobPodsStatus(t, jobObj, framework.PodsByStatus{Active: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0)})
 
 	// Marking the pod as complete queues the job reconciliation.
@@ -106,29 +103,18 @@ func TestManagedBy_RecreatedJob(t *testing.T) {
 func TestManagedBy_UsingReservedJobFinalizers(t *testing.T) {
 	ns := env.NewNamespace(t, "managed-by-reserved-finalizers")
 	startJobControllerAndWaitForCaches(t, ns)
-	jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "custom-job-test"},
-		Spec: v1alpha1.BatchJobSpec{
-			Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
-			ManagedBy: ptr.To(customControllerName),
-		},
-	})
+	jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("custom-job-test", "").
+		Completions(1).Parallelism(1).Template(&mainContainerTemplate).ManagedBy(customControllerName).Obj())
 
 	// Create the pod manually simulating the external controller, with the finalizer. It
 	// carries the labels upstream's API server generates into the template (our pod cache
 	// only holds pods with the controller-uid label, so without them the test could not
 	// fail).
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: "pod1", Namespace: ns,
-			Labels: map[string]string{
-				v1alpha1.ControllerUIDLabel: string(jobObj.UID), v1alpha1.JobNameLabel: jobObj.Name,
-			},
-			Finalizers:      []string{v1alpha1.JobTrackingFinalizer},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(jobObj, v1alpha1.GroupVersion.WithKind("BatchJob"))},
-		},
-		Spec: *mainContainerTemplate.Spec.DeepCopy(),
-	}
+	pod := testutil.MakeEmptyPod("", ns).WithGenerateName("pod1").
+		Label(v1alpha1.ControllerUIDLabel, string(jobObj.UID)).Label(v1alpha1.JobNameLabel, jobObj.Name).
+		Finalizer(v1alpha1.JobTrackingFinalizer).
+		Owners(*metav1.NewControllerRef(jobObj, v1alpha1.GroupVersion.WithKind("BatchJob"))).
+		PodSpec(&mainContainerTemplate.Spec).Obj()
 	if err := env.Client.Create(ctx, pod); err != nil {
 		t.Fatalf("Error %v when creating a pod for the job", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -27,12 +28,8 @@ func TestImmediateJobRecreation(t *testing.T) {
 	// The backoff is far longer than any wait, so that the test cannot pass by waiting it out.
 	startJobControllerAndWaitForCaches(t, ns, withPodFailureBackoff(10*framework.WaitTimeout))
 	jobSpecN := func(idx int) *v1alpha1.BatchJob {
-		return &v1alpha1.BatchJob{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("test-job-%d", idx)},
-			Spec: v1alpha1.BatchJobSpec{
-				Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1), Template: mainContainerTemplate,
-			},
-		}
+		return testutil.MakeEmptyBatchJob(fmt.Sprintf("test-job-%d", idx), "").
+			Completions(1).Parallelism(1).Template(&mainContainerTemplate).Obj()
 	}
 	// More jobs than workers make it unlikely that a pass cleans the in-memory state
 	// before the replacement is created.
@@ -85,10 +82,7 @@ func TestJobRecreationClearsPodExpectations(t *testing.T) {
 			h := newRecreationHooks()
 			t.Cleanup(h.allow)
 			startJobControllerAndWaitForCaches(t, ns, h.options)
-			base := &v1alpha1.BatchJob{
-				ObjectMeta: metav1.ObjectMeta{Name: "test-job"},
-				Spec:       v1alpha1.BatchJobSpec{Completions: ptr.To[int32](1), Parallelism: ptr.To[int32](1)},
-			}
+			base := testutil.MakeEmptyBatchJob("test-job", "").Completions(1).Parallelism(1).Obj()
 			oldJob := env.CreateJobWithDefaults(t, ns, base)
 			h.oldUID.Store(oldJob.UID)
 			select {
@@ -183,7 +177,7 @@ func TestDelayedJobUpdateEvent(t *testing.T) {
 		wantStatus jobStatus
 	}{
 		"job succeeded event delayed": {
-			job: &v1alpha1.BatchJob{},
+			job: testutil.MakeEmptyBatchJob("", "").Obj(),
 			podUpdate: func(p *corev1.Pod) bool {
 				p.Status.Phase = corev1.PodSucceeded
 				p.Status.ContainerStatuses = framework.TerminatedNow()

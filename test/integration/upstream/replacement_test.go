@@ -7,6 +7,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/metrics"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -74,7 +75,7 @@ func TestJobPodReplacementPolicy(t *testing.T) {
 			startJobControllerAndWaitForCaches(t, ns)
 			framework.ResetMetrics()
 
-			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: tc.jobSpec})
+			jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&tc.jobSpec).Obj())
 			env.WaitForPodsToBeActive(t, jobObj, 2)
 			t.Cleanup(func() {
 				if err := cleanUp(jobObj, []string{framework.BlockDeletionFinalizer, v1alpha1.JobTrackingFinalizer}); err != nil {

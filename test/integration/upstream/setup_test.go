@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -45,9 +46,7 @@ func cleanUp(jobObj *v1alpha1.BatchJob, podFinalizersToRemove []string) error {
 }
 
 func jobSpec(f func(*v1alpha1.BatchJobSpec)) *v1alpha1.BatchJob {
-	j := &v1alpha1.BatchJob{}
-	f(&j.Spec)
-	return j
+	return testutil.MakeEmptyBatchJob("", "").WithSpec(f).Obj()
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -79,7 +80,7 @@ func TestDelayTerminalPhaseCondition(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			framework.ResetMetrics()
 			startJobControllerAndWaitForCaches(t, ns)
-			jobObj := env.CreateJobWithDefaults(t, ns, &v1alpha1.BatchJob{Spec: test.spec})
+			jobObj := env.CreateJobWithDefaults(t, ns, testutil.MakeEmptyBatchJob("", "").FullSpec(&test.spec).Obj())
 			t.Cleanup(func() {
 				if err := cleanUp(jobObj, []string{framework.BlockDeletionFinalizer, v1alpha1.JobTrackingFinalizer}); err != nil {
 					t.Fatalf("Failed cleanup: %v", err)
