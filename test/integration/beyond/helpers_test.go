@@ -5,9 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -37,16 +36,12 @@ func wantRejected(t *testing.T, job *v1alpha1.BatchJob, want ...string) {
 	}
 }
 
-// newJob is a one-container ("main") BatchJob with restartPolicy Never in ns.
+// newJob is a one-container ("main") BatchJob with restartPolicy Never in ns
+// (testutil.MakeBareBatchJob), with spec, if not nil, applied.
 func newJob(ns, name string, spec func(*v1alpha1.BatchJobSpec)) *v1alpha1.BatchJob {
-	job := &v1alpha1.BatchJob{}
-	job.Namespace, job.Name = ns, name
-	job.Spec.Template.Spec = corev1.PodSpec{
-		RestartPolicy: corev1.RestartPolicyNever,
-		Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
-	}
+	w := testutil.MakeBareBatchJob(name, ns)
 	if spec != nil {
-		spec(&job.Spec)
+		w.WithSpec(spec)
 	}
-	return job
+	return w.Obj()
 }

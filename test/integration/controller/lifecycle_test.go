@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -86,18 +85,13 @@ func TestTTLDeletesFinishedJob(t *testing.T) {
 func TestAdoptionAndRelease(t *testing.T) {
 	ns := env.NewNamespace(t, "bj")
 	labels := map[string]string{"app": "adopt", v1alpha1.ControllerUIDLabel: "adopt-orphan"}
-	orphan := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns, Labels: labels},
-		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
-	}
+	orphan := testutil.MakeBarePod("orphan", ns).WithLabels(labels).Obj()
 	if err := env.Client.Create(context.Background(), orphan); err != nil {
 		t.Fatal(err)
 	}
-	b := testutil.MakeBatchJob("adopt", ns)
-	b.Spec.ManualSelector = ptr.To(true)
-	b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "adopt"}}
-	b.Spec.Template.Labels = maps.Clone(labels)
-	job := env.CreateJob(t, b.Obj())
+	job := env.CreateJob(t, testutil.MakeBatchJob("adopt", ns).
+		ManualSelector(map[string]string{"app": "adopt"}).
+		TemplateLabel(v1alpha1.ControllerUIDLabel, labels[v1alpha1.ControllerUIDLabel]).Obj())
 	framework.Eventually(t, "adoption", func() (bool, string) {
 		p := &corev1.Pod{}
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(orphan), p); err != nil {
@@ -141,15 +135,11 @@ func TestAdoptionAndRelease(t *testing.T) {
 func TestForeignManagedByIsIgnored(t *testing.T) {
 	ns := env.NewNamespace(t, "bj")
 	job := env.CreateJob(t, testutil.MakeBatchJob("foreign", ns).ManagedBy("example.com/other").Parallelism(2).Obj())
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "foreign-pod", Namespace: ns, Finalizers: []string{v1alpha1.JobTrackingFinalizer},
-			Labels: map[string]string{v1alpha1.ControllerUIDLabel: string(job.UID)},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob",
-				Name: job.Name, UID: job.UID, Controller: ptr.To(true)}},
-		},
-		Spec: *job.Spec.Template.Spec.DeepCopy(),
-	}
+	pod := testutil.MakeEmptyPod("foreign-pod", ns).Finalizer(v1alpha1.JobTrackingFinalizer).
+		Label(v1alpha1.ControllerUIDLabel, string(job.UID)).
+		Owners(metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BatchJob",
+			Name: job.Name, UID: job.UID, Controller: ptr.To(true)}).
+		PodSpec(&job.Spec.Template.Spec).Obj()
 	if err := env.Client.Create(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}

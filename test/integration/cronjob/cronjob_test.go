@@ -13,6 +13,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/cronjob"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -210,14 +211,7 @@ func TestValidation(t *testing.T) {
 }
 
 func (ce *cronEnv) createDryRun(name, schedule string, mutate func(*v1alpha1.BatchCronJob)) error {
-	cj := &v1alpha1.BatchCronJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ce.ns},
-		Spec: v1alpha1.BatchCronJobSpec{
-			Schedule:    schedule,
-			TimeZone:    ptr.To("America/New_York"),
-			JobTemplate: v1alpha1.BatchJobTemplateSpec{Spec: v1alpha1.BatchJobSpec{Template: templateSpec()}},
-		},
-	}
+	cj := testutil.MakeBatchCronJob(name, ce.ns, schedule).TimeZone("America/New_York").Obj()
 	if mutate != nil {
 		mutate(cj)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/cronjob"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -69,19 +70,8 @@ func start(t *testing.T) *cronEnv {
 
 func (ce *cronEnv) create(name, schedule string, mutate func(*v1alpha1.BatchCronJob)) *v1alpha1.BatchCronJob {
 	ce.t.Helper()
-	cj := &v1alpha1.BatchCronJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ce.ns},
-		Spec: v1alpha1.BatchCronJobSpec{
-			Schedule: schedule,
-			JobTemplate: v1alpha1.BatchJobTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}, Annotations: map[string]string{"team": "data"}},
-				Spec: v1alpha1.BatchJobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-					RestartPolicy: corev1.RestartPolicyNever,
-					Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
-				}}},
-			},
-		},
-	}
+	cj := testutil.MakeBatchCronJob(name, ce.ns, schedule).
+		JobTemplateLabel("app", name).JobTemplateAnnotation("team", "data").Obj()
 	if mutate != nil {
 		mutate(cj)
 	}
@@ -203,11 +193,4 @@ func (ce *cronEnv) waitForEvent(cj *v1alpha1.BatchCronJob, reason string) {
 		got := ce.eventReasons(cj)
 		return slices.Contains(got, reason), fmt.Sprint(got)
 	})
-}
-
-func templateSpec() corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-		RestartPolicy: corev1.RestartPolicyNever,
-		Containers:    []corev1.Container{{Name: "main", Image: "busybox"}},
-	}}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -139,11 +138,9 @@ func TestAdoptedSucceededPodsCountedAndTooManySucceeded(t *testing.T) {
 		env.SetPodPhase(t, p, corev1.PodSucceeded, 0)
 	}
 	startController(t, ns)
-	b := testutil.MakeBatchJob("many", ns).Completions(1).Parallelism(1)
-	b.Spec.ManualSelector = ptr.To(true)
-	b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "many"}}
-	b.Spec.Template.Labels = map[string]string{"app": "many"}
-	job := env.CreateJob(t, b.Obj())
+	// MakeBatchJob's template label is app=many.
+	job := env.CreateJob(t, testutil.MakeBatchJob("many", ns).Completions(1).Parallelism(1).
+		ManualSelector(map[string]string{"app": "many"}).Obj())
 	got := env.WaitForCondition(t, job, v1alpha1.JobComplete, v1alpha1.ReasonCompletionsReached)
 	if got.Status.Succeeded != 2 || got.Status.Failed != 0 || got.Status.Active != 0 {
 		t.Errorf("succeeded %d failed %d active %d, want 2, 0, 0", got.Status.Succeeded, got.Status.Failed, got.Status.Active)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/controller"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
 	"github.com/batchjob-dev/batchjob/test/integration/framework"
 )
 
@@ -98,11 +99,11 @@ func getPod(t testing.TB, ns, name string) *corev1.Pod {
 
 // newPod is a one-container pod in ns with labels, finalizers and owners as given.
 func newPod(ns, name string, labels map[string]string, finalizers []string, owners ...metav1.OwnerReference) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Finalizers: finalizers, OwnerReferences: owners},
-		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{Name: "main", Image: "busybox"}}},
+	w := testutil.MakeBarePod(name, ns).WithLabels(labels).Owners(owners...)
+	for _, f := range finalizers {
+		w.Finalizer(f)
 	}
+	return w.Obj()
 }
 
 func createPod(t testing.TB, pod *corev1.Pod) *corev1.Pod {

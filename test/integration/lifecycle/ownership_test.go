@@ -16,11 +16,9 @@ import (
 
 // manualJob is a job selecting app=<name> with manualSelector.
 func manualJob(name, ns string) *testutil.JobWrapper {
-	b := testutil.MakeBatchJob(name, ns).Parallelism(1).Completions(1)
-	b.Spec.ManualSelector = ptr.To(true)
-	b.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
-	b.Spec.Template.Labels = map[string]string{"app": name}
-	return b
+	// MakeBatchJob's template label is app=<name>.
+	return testutil.MakeBatchJob(name, ns).Parallelism(1).Completions(1).
+		ManualSelector(map[string]string{"app": name})
 }
 
 // orphanLabels match manualJob(name) and carry the label the pod cache requires.

@@ -121,9 +121,8 @@ func TestTTLRemoved(t *testing.T) {
 func TestTTLIgnoresJobBeingDeleted(t *testing.T) {
 	ns := env.NewNamespace(t, "ttl-deleting")
 	startController(t, ns)
-	b := testutil.MakeBatchJob("deleting", ns).TTLSecondsAfterFinished(3600)
-	b.Finalizers = []string{"example.com/hold"}
-	job := env.CreateJob(t, b.Obj())
+	job := env.CreateJob(t, testutil.MakeBatchJob("deleting", ns).TTLSecondsAfterFinished(3600).
+		Finalizer("example.com/hold").Obj())
 	t.Cleanup(func() { removeJobFinalizers(t, job) })
 	env.WaitForActivePods(t, job, 1)
 	finishJob(t, job, corev1.PodSucceeded, v1alpha1.JobComplete)
