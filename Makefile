@@ -129,7 +129,7 @@ cluster-down: ## Stop and remove the local cluster.
 	hack/cluster.sh down
 
 .PHONY: bench
-bench: tools build ## Throughput, latency, writes and memory, side by side with the upstream Job controller.
+bench: tools build ## The upstream Job controller and ours at one client budget, a fresh cluster per workload: requests per pod, CPU, RSS, throughput, latency (BENCH_WORKLOADS etc.: hack/bench.sh).
 	hack/bench.sh
 
 ##@ Packaging
