@@ -21,6 +21,7 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/controller"
 	"github.com/batchjob-dev/batchjob/internal/cronjob"
+	"github.com/batchjob-dev/batchjob/internal/kueue"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=..." by `make build`.
@@ -56,6 +57,8 @@ func main() {
 		"How often a busy BatchJob's bookkeeping-only status changes (successes recorded or counted, "+
 			"active/ready counts) are written; conditions and failures are always written at once; 0 writes every change at once.")
 	flag.StringVar(&o.namespaces, "namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.BoolVar(&o.kueue, "kueue", false, "Queue BatchJobs labelled kueue.x-k8s.io/queue-name with Kueue: each gets a Kueue Workload "+
+		"and runs only while Kueue admits it (needs Kueue's CRDs, and BatchJob.v1alpha1.batchjob.dev in Kueue's integrations.externalFrameworks).")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -82,7 +85,7 @@ const (
 type options struct {
 	metricsAddr, probeAddr, pprofAddr, leaderNS, namespaces string
 	leaderElectionID                                        string
-	leaderElect                                             bool
+	leaderElect, kueue                                      bool
 	qps                                                     float64
 	burst, concurrentSyncs                                  int
 	syncBatchPeriod                                         time.Duration
@@ -99,6 +102,11 @@ func run(o options) error {
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return err
+	}
+	if o.kueue {
+		if err := kueue.AddToScheme(scheme); err != nil {
+			return err
+		}
 	}
 	base, err := ctrl.GetConfig()
 	if err != nil {
@@ -140,6 +148,11 @@ func run(o options) error {
 	}
 	if err := cronjob.NewReconciler(mgr, cronjob.Options{Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
 		return err
+	}
+	if o.kueue {
+		if err := kueue.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	if o.probeAddr != "0" {
 		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -14,6 +14,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/batchjob-dev/batchjob/internal/controller"
+	"github.com/batchjob-dev/batchjob/internal/kueue"
 )
 
 // ControllerOptions configures one in-process controller manager.
@@ -38,6 +39,9 @@ type ControllerOptions struct {
 	// CacheTransform, when set, is applied to every object entering the manager's cache
 	// (upstream's tests use an informer transform to delay Job events).
 	CacheTransform toolscache.TransformFunc
+	// Kueue runs the Kueue integration in the manager, as --kueue does (Kueue's CRDs must
+	// be installed and Kueue's types in the Env's scheme).
+	Kueue bool
 }
 
 // StartController starts the real manager, wired as main wires it, and waits for its
@@ -82,6 +86,11 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 	}
 	if err := r.SetupWithManager(mgr, workers); err != nil {
 		return nil, err
+	}
+	if opts.Kueue {
+		if err := kueue.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
