@@ -76,9 +76,11 @@ func StartEnv() (*Env, error) {
 // Stop stops the API server and etcd.
 func (e *Env) Stop() error { return e.testEnv.Stop() }
 
-// waitForCRD waits until a BatchJob can be created (dry run): the mutating admission
-// policies need the CRD's OpenAPI schema, which the API server publishes a little after the
-// CRD is established; until then creates fail with "Resource kind ... not found".
+// waitForCRD waits until a BatchJob can be created (dry run) and the mutating admission
+// policy defaults it: the policies need the CRD's OpenAPI schema, which the API server
+// publishes a little after the CRD is established; until then creates fail with "Resource
+// kind ... not found". A create can also pass before the policy is active and fail once it
+// is (its type check not yet resolved), so it waits for three defaulted creates in a row.
 func (e *Env) waitForCRD() error {
 	probe := &v1alpha1.BatchJob{
 		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default"},
@@ -88,10 +90,20 @@ func (e *Env) waitForCRD() error {
 		}}},
 	}
 	var last error
+	inARow := 0
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true,
 		func(ctx context.Context) (bool, error) {
-			last = e.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-			return last == nil, nil
+			created := probe.DeepCopy()
+			last = e.Client.Create(ctx, created, client.DryRunAll)
+			switch {
+			case last != nil:
+				inARow = 0
+			case created.Spec.BackoffLimit == nil:
+				inARow, last = 0, fmt.Errorf("the defaulting admission policy is not active yet")
+			default:
+				inARow++
+			}
+			return inARow == 3, nil
 		})
 	if err != nil {
 		return fmt.Errorf("BatchJobs cannot be created: %w", last)
