@@ -9,6 +9,7 @@ import (
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/backoff"
+	"github.com/batchjob-dev/batchjob/internal/indexset"
 	"github.com/batchjob-dev/batchjob/internal/jobpod"
 	"github.com/batchjob-dev/batchjob/internal/successpolicy"
 )
@@ -29,6 +30,7 @@ func (p *pass) decide() {
 		p.decideLimits()
 	}
 	if p.indexed {
+		p.ix = p.indexStateOf()
 		p.decideIndexed()
 	}
 }
@@ -124,27 +126,41 @@ func (p *pass) pastActiveDeadline() bool {
 	return p.deadlineLeft() <= 0
 }
 
-// decideIndexed computes the succeeded and failed index sets and the index-based
-// decisions: too many failed indexes, every index finished with some failed, and the
-// success policy.
-func (p *pass) decideIndexed() {
-	p.prevSucceededIx, p.succeededIx = p.succeededIndexes()
+// indexState is what the pods and status of an Indexed job show about its indexes.
+type indexState struct {
+	// prevSucceeded are the indexes status records as succeeded; succeeded adds those whose
+	// pods succeeded since (and, after track, those counted in this pass).
+	prevSucceeded, succeeded indexset.Set
+	failed                   *indexset.Set       // non-nil iff backoffLimitPerIndex
+	delayed                  map[int]*corev1.Pod // last failed pod per index, kept until replaced
+}
+
+// indexStateOf computes the succeeded and failed index sets.
+func (p *pass) indexStateOf() indexState {
+	var ix indexState
+	ix.prevSucceeded, ix.succeeded = p.succeededIndexes()
 	if p.hasBackoffLimitPerIndex() {
 		failed := p.failedIndexes()
-		p.failedIx = &failed
-		if p.decision == nil {
-			spec := &p.job.Spec
-			switch n := failed.Total(); {
-			case spec.MaxFailedIndexes != nil && n > int(*spec.MaxFailedIndexes):
-				p.fail(v1alpha1.ReasonMaxFailedIndexesExceeded, v1alpha1.MessageMaxFailedIndexesExceeded)
-			case n > 0 && n+p.succeededIx.Total() >= int(p.target()):
-				p.fail(v1alpha1.ReasonFailedIndexes, v1alpha1.MessageFailedIndexes)
-			}
+		ix.failed = &failed
+		ix.delayed = p.podsWithDelayedRemoval(ix.succeeded, failed)
+	}
+	return ix
+}
+
+// decideIndexed makes the index-based decisions over p.ix: too many failed indexes,
+// every index finished with some failed, and the success policy.
+func (p *pass) decideIndexed() {
+	if f := p.ix.failed; f != nil && p.decision == nil {
+		spec := &p.job.Spec
+		switch n := f.Total(); {
+		case spec.MaxFailedIndexes != nil && n > int(*spec.MaxFailedIndexes):
+			p.fail(v1alpha1.ReasonMaxFailedIndexesExceeded, v1alpha1.MessageMaxFailedIndexesExceeded)
+		case n > 0 && n+p.ix.succeeded.Total() >= int(p.target()):
+			p.fail(v1alpha1.ReasonFailedIndexes, v1alpha1.MessageFailedIndexes)
 		}
-		p.delayed = p.podsWithDelayedRemoval()
 	}
 	if p.decision == nil {
-		if msg, ok := successpolicy.Match(p.job.Spec.SuccessPolicy, int32(p.completions), p.succeededIx); ok {
+		if msg, ok := successpolicy.Match(p.job.Spec.SuccessPolicy, int32(p.completions), p.ix.succeeded); ok {
 			p.succeed(v1alpha1.ReasonSuccessPolicy, msg)
 		}
 	}

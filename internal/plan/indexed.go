@@ -62,7 +62,7 @@ func (p *pass) isIndexFailed(pod *corev1.Pod) bool {
 // podsWithDelayedRemoval picks, for each index still to run that has no active pod, its
 // latest failed pod. That pod keeps its finalizer (and stays uncounted) until its
 // replacement exists, so the replacement can inherit the failure count.
-func (p *pass) podsWithDelayedRemoval() map[int]*corev1.Pod {
+func (p *pass) podsWithDelayedRemoval(succeeded, failed indexset.Set) map[int]*corev1.Pod {
 	activeIx := indexesOf(p.active)
 	out := map[int]*corev1.Pod{}
 	for _, pod := range p.in.Pods {
@@ -70,7 +70,7 @@ func (p *pass) podsWithDelayedRemoval() map[int]*corev1.Pod {
 			continue
 		}
 		ix := jobpod.Index(pod)
-		if p.succeededIx.Has(ix) || p.failedIx.Has(ix) || activeIx.Has(ix) {
+		if succeeded.Has(ix) || failed.Has(ix) || activeIx.Has(ix) {
 			continue
 		}
 		if last, ok := out[ix]; !ok || laterFailure(pod, last) {
@@ -99,7 +99,7 @@ func indexesOf(pods []*corev1.Pod) indexset.Set {
 // pendingIndexes returns up to count of the lowest indexes that are neither succeeded,
 // failed, held by an active pod nor (podReplacementPolicy Failed) by a terminating one.
 func (p *pass) pendingIndexes(count int) []int {
-	taken := p.succeededIx.Union(indexesOf(p.active))
+	taken := p.ix.succeeded.Union(indexesOf(p.active))
 	if p.onlyReplaceFailed {
 		var terminating []*corev1.Pod
 		for _, pod := range p.in.Pods {
@@ -109,8 +109,8 @@ func (p *pass) pendingIndexes(count int) []int {
 		}
 		taken = taken.Union(indexesOf(terminating))
 	}
-	if p.failedIx != nil {
-		taken = taken.Union(*p.failedIx)
+	if p.ix.failed != nil {
+		taken = taken.Union(*p.ix.failed)
 	}
 	// Indexes spec.completionIndexes leaves out are never run.
 	taken = taken.Union(p.unselected)
@@ -123,7 +123,7 @@ func (p *pass) readyToCreate(ixs []int) (now []int, wait time.Duration) {
 	var minLeft time.Duration
 	policy := p.backoffPolicy()
 	for _, ix := range ixs {
-		left := policy.RemainingForIndex(p.delayed[ix], p.in.Now)
+		left := policy.RemainingForIndex(p.ix.delayed[ix], p.in.Now)
 		if left == 0 {
 			now = append(now, ix)
 		} else if minLeft == 0 || left < minLeft {
@@ -135,7 +135,7 @@ func (p *pass) readyToCreate(ixs []int) (now []int, wait time.Duration) {
 
 // failureCounts are the annotations of the pod replacing the index's last failure.
 func (p *pass) failureCounts(ix int) *podbuilder.FailureCounts {
-	last := p.delayed[ix]
+	last := p.ix.delayed[ix]
 	if last == nil {
 		return &podbuilder.FailureCounts{}
 	}

@@ -47,9 +47,7 @@ type pass struct {
 	activeCount        int32
 	ready, terminating int32
 
-	prevSucceededIx, succeededIx indexset.Set
-	failedIx                     *indexset.Set       // non-nil iff backoffLimitPerIndex
-	delayed                      map[int]*corev1.Pod // last failed pod per index, kept until replaced
+	ix indexState // Indexed only: what the indexes show (indexStateOf); track adds the new successes
 
 	decision *v1alpha1.JobCondition // interim condition deciding the finish, nil if none
 	carried  bool                   // decision is already in status
@@ -86,7 +84,8 @@ func Plan(in Input) Result {
 	p.active, p.activeCount = p.obs.active, int32(len(p.obs.active))
 	p.ready, p.terminating = p.obs.ready, p.obs.terminating
 	p.setStartTime()
-	p.updateBackoff()
+	p.backoff = p.backoffRecord()
+	p.res.Backoff = keptBackoff(p.backoff)
 	p.decide()
 	if p.decision != nil {
 		p.terminateActive()

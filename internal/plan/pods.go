@@ -62,7 +62,7 @@ func (p *pass) observePods() observation {
 // (known once decideIndexed ran), succeeded pods otherwise.
 func (p *pass) succeededTotal() int32 {
 	if p.indexed {
-		return int32(p.succeededIx.Total())
+		return int32(p.ix.succeeded.Total())
 	}
 	return p.obs.succeededPods
 }
@@ -92,9 +92,9 @@ func (p *pass) match(pod *corev1.Pod) podfailurepolicy.Match {
 	return podfailurepolicy.Evaluate(p.job.Spec.PodFailurePolicy, pod)
 }
 
-// updateBackoff folds the newly finished pods into the record kept from earlier
-// passes, or rebuilds it from every finished pod after a controller restart.
-func (p *pass) updateBackoff() {
+// backoffRecord folds the newly finished pods into the record kept from earlier passes,
+// or rebuilds it from every finished pod after a controller restart.
+func (p *pass) backoffRecord() backoff.Record {
 	if p.in.Backoff == nil {
 		var succeeded, failed []*corev1.Pod
 		for _, pod := range p.in.Pods {
@@ -104,21 +104,24 @@ func (p *pass) updateBackoff() {
 				failed = append(failed, pod)
 			}
 		}
-		p.backoff = backoff.Update(backoff.Record{}, succeeded, failed)
-	} else {
-		old := backoff.Record{FailuresAfterLastSuccess: p.in.Backoff.FailuresAfterLastSuccess}
-		if p.in.Backoff.LastFailureTime != nil {
-			t := *p.in.Backoff.LastFailureTime
-			old.LastFailureTime = &t
-		}
-		p.backoff = backoff.Update(old, p.obs.newSucceeded, p.obs.newFailed)
+		return backoff.Update(backoff.Record{}, succeeded, failed)
 	}
-	rec := &BackoffRecord{FailuresAfterLastSuccess: p.backoff.FailuresAfterLastSuccess}
-	if p.backoff.LastFailureTime != nil {
-		t := *p.backoff.LastFailureTime
+	old := backoff.Record{FailuresAfterLastSuccess: p.in.Backoff.FailuresAfterLastSuccess}
+	if p.in.Backoff.LastFailureTime != nil {
+		t := *p.in.Backoff.LastFailureTime
+		old.LastFailureTime = &t
+	}
+	return backoff.Update(old, p.obs.newSucceeded, p.obs.newFailed)
+}
+
+// keptBackoff is r as the controller keeps it once the status write succeeded.
+func keptBackoff(r backoff.Record) *BackoffRecord {
+	rec := &BackoffRecord{FailuresAfterLastSuccess: r.FailuresAfterLastSuccess}
+	if r.LastFailureTime != nil {
+		t := *r.LastFailureTime
 		rec.LastFailureTime = &t
 	}
-	p.res.Backoff = rec
+	return rec
 }
 
 // requeueBackoff schedules a pass when a backoff delay runs out, and remembers that

@@ -26,14 +26,14 @@ func (p *pass) track() {
 	newIx, capped := p.recordFinishedPods()
 	p.addRecentFailures()
 	if p.indexed {
-		p.succeededIx = p.succeededIx.With(newIx...)
-		p.st.Succeeded = int32(p.succeededIx.Total())
-		p.st.CompletedIndexes = p.succeededIx.String()
+		p.ix.succeeded = p.ix.succeeded.With(newIx...)
+		p.st.Succeeded = int32(p.ix.succeeded.Total())
+		p.st.CompletedIndexes = p.ix.succeeded.String()
 		p.st.FailedIndexes = nil
-		if p.failedIx != nil {
-			p.st.FailedIndexes = ptr.To(p.failedIx.String())
+		if p.ix.failed != nil {
+			p.st.FailedIndexes = ptr.To(p.ix.failed.String())
 		}
-		p.res.PodsFinishedSucceeded = int32(max(p.succeededIx.Total()-p.prevSucceededIx.Total(), 0))
+		p.res.PodsFinishedSucceeded = int32(max(p.ix.succeeded.Total()-p.ix.prevSucceeded.Total(), 0))
 	} else {
 		p.res.PodsFinishedSucceeded = max(p.st.Succeeded-oldSucceeded, 0)
 	}
@@ -93,7 +93,7 @@ func (p *pass) recordFinishedPods() (newIx []int, capped bool) {
 		switch {
 		case pod.Status.Phase == corev1.PodSucceeded && !p.uncFail.Has(pod.UID):
 			if p.indexed {
-				if ix := jobpod.Index(pod); p.validIndex(pod) && !p.prevSucceededIx.Has(ix) {
+				if ix := jobpod.Index(pod); p.validIndex(pod) && !p.ix.prevSucceeded.Has(ix) {
 					newIx = append(newIx, ix)
 				}
 			} else if !p.uncSucc.Has(pod.UID) {
@@ -140,7 +140,7 @@ func (p *pass) canRemoveFinalizer(pod *corev1.Pod, failed bool) bool {
 	if !failed {
 		return false
 	}
-	if d, ok := p.delayed[jobpod.Index(pod)]; ok && d.UID == pod.UID {
+	if d, ok := p.ix.delayed[jobpod.Index(pod)]; ok && d.UID == pod.UID {
 		return false
 	}
 	return true
