@@ -96,32 +96,63 @@ type options struct {
 func run(o options) error {
 	log := ctrl.Log.WithName("setup")
 	log.Info("Starting batchjob-controller", "version", version, "commit", commit)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+	mgr, err := newManager(o)
+	if err != nil {
 		return err
 	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
+	if err := addControllers(mgr, o); err != nil {
 		return err
 	}
-	if o.kueue {
-		if err := kueue.AddToScheme(scheme); err != nil {
+	if o.probeAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 			return err
 		}
 	}
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// newScheme holds the types the manager reads and writes: built-in ones, ours, and with
+// --kueue Kueue's.
+func newScheme(withKueue bool) (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if withKueue {
+		if err := kueue.AddToScheme(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return scheme, nil
+}
+
+// newManager builds the manager from the flags: one client budget, caches narrowed to
+// --namespaces, metrics, probes, pprof and leader election.
+func newManager(o options) (ctrl.Manager, error) {
+	scheme, err := newScheme(o.kueue)
+	if err != nil {
+		return nil, err
+	}
 	base, err := ctrl.GetConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := clientConfig(base, o.qps, o.burst)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	metricsOpts := metricsserver.Options{BindAddress: o.metricsAddr}
 	if o.metricsAddr != "0" {
 		metricsOpts.SecureServing = true
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	return ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   controller.CacheOptions(splitList(o.namespaces)),
 		Metrics:                 metricsOpts,
@@ -135,9 +166,11 @@ func run(o options) error {
 		// once and let a standby take over without waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
 	})
-	if err != nil {
-		return err
-	}
+}
+
+// addControllers adds the BatchJob and BatchCronJob controllers, and with --kueue the
+// Kueue integration.
+func addControllers(mgr ctrl.Manager, o options) error {
 	r := controller.NewReconciler(mgr, controller.Options{
 		Clock:             clock.RealClock{},
 		SyncBatchPeriod:   o.syncBatchPeriod,
@@ -150,19 +183,9 @@ func run(o options) error {
 		return err
 	}
 	if o.kueue {
-		if err := kueue.NewReconciler(mgr).SetupWithManager(mgr); err != nil {
-			return err
-		}
+		return kueue.NewReconciler(mgr).SetupWithManager(mgr)
 	}
-	if o.probeAddr != "0" {
-		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-			return err
-		}
-		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-			return err
-		}
-	}
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return nil
 }
 
 func splitList(s string) []string {
