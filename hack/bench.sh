@@ -34,6 +34,9 @@
 #                     -completions 3 -onepod-jobs 20"; see `go run ./test/bench -h`)
 #   CONTROLLER_ARGS   extra flags for batchjob-controller
 #   CLUSTER_NODES     fake nodes (default 10)
+#   BENCH_INFRA_UNLIMITED=false  kube-apiserver with its default max-inflight limits and
+#                     priority and fairness, kube-scheduler with its default client budget
+#                     (50/100, which then bounds pod binding), for both sides alike
 #   BENCH_PROFILE=1   20 s CPU profiles, 5 s into each run, of kube-apiserver (both sides)
 #                     and of our controller: tmp/bench/WORKLOAD-SIDE-apiserver.pprof,
 #                     WORKLOAD-batchjob-controller.pprof
@@ -45,7 +48,7 @@ WORK="${ROOT}/tmp/bench"
 export CLUSTER_NAME=batchjob-bench CLUSTER_PORT=16643
 export CLUSTER_DIR="${ROOT}/tmp/clusters/${CLUSTER_NAME}"
 export CLUSTER_NODES="${CLUSTER_NODES:-10}"
-export DISABLE_QPS_LIMITS=true
+export DISABLE_QPS_LIMITS="${BENCH_INFRA_UNLIMITED:-true}"
 BENCH_QPS="${BENCH_QPS:-50}" BENCH_BURST="${BENCH_BURST:-100}" BENCH_SYNCS="${BENCH_SYNCS:-5}"
 export KCM_API_QPS="${BENCH_QPS}" KCM_API_BURST="${BENCH_BURST}" KCM_CONCURRENT_JOB_SYNCS="${BENCH_SYNCS}"
 export CLUSTER_AUDIT_POLICY="${ROOT}/test/bench/audit-policy.yaml"
@@ -57,6 +60,10 @@ AUDIT_LOG="${CLUSTER_DIR}/clusters/${CLUSTER_NAME}/logs/audit.log"
 
 log() { echo "bench: $*" >&2; }
 [[ -x "${BIN}/batchjob-controller" ]] || { log "run 'make build' first"; exit 1; }
+head_commit="$(git -C "${ROOT}" rev-parse --short HEAD 2>/dev/null || true)"
+if [[ -n "${head_commit}" && "$("${BIN}/batchjob-controller" --version 2>&1)" != *"${head_commit}"* ]]; then
+  log "warning: bin/batchjob-controller ($("${BIN}/batchjob-controller" --version 2>&1 | head -n 1)) is not built from HEAD ${head_commit}; 'make bench' builds it first"
+fi
 mkdir -p "${WORK}"
 
 CONTROLLER_PID=""
@@ -138,11 +145,17 @@ run_one() {
   return "${rc}"
 }
 
+IFS=, read -ra workloads <<<"${BENCH_WORKLOADS}"
+for w in "${workloads[@]}"; do
+  case "${w}" in
+    small | indexed | failures | onepod | scale | memory) ;;
+    *) log "unknown workload '${w}' in BENCH_WORKLOADS (small, indexed, failures, onepod, scale, memory, or all)"; exit 2 ;;
+  esac
+done
+failed=()
 log "building test/bench"
 go build -o "${WORK}/bench" "${ROOT}/test/bench"
 : >"${WORK}/cluster.log"
-IFS=, read -ra workloads <<<"${BENCH_WORKLOADS}"
-failed=()
 for w in "${workloads[@]}"; do
   rm -f "${WORK}/${w}-upstream.json" "${WORK}/${w}-batchjob.json"
   for side in upstream batchjob; do
@@ -159,10 +172,16 @@ command="BENCH_WORKLOADS=${BENCH_WORKLOADS} BENCH_QPS=${BENCH_QPS} BENCH_BURST=$
 [[ -n "${CONTROLLER_ARGS:-}" ]] && command+=" CONTROLLER_ARGS='${CONTROLLER_ARGS}'"
 if [[ -n "${MAKELEVEL:-}" ]]; then command+=" make bench"; else command+=" hack/bench.sh"; fi
 version="$("${BIN}/batchjob-controller" --version 2>&1 | head -n 1 || true)"
+infra="kube-apiserver, kube-scheduler and KWOK without client or inflight limits"
+if [[ "${DISABLE_QPS_LIMITS}" != true ]]; then
+  command="BENCH_INFRA_UNLIMITED=${DISABLE_QPS_LIMITS} ${command}"
+  infra="kube-apiserver and kube-scheduler with their default limits"
+fi
 echo
 "${WORK}/bench" -report "${WORK}" -workloads "${BENCH_WORKLOADS}" -markdown "${WORK}/results.md" \
   -command "${command}" -commit "${commit}" -qps "${BENCH_QPS}" -burst "${BENCH_BURST}" -syncs "${BENCH_SYNCS}" \
-  -notes "${version}; ${CLUSTER_NODES} KWOK nodes; a fresh kwokctl cluster per workload and controller; kube-apiserver, kube-scheduler and KWOK without client or inflight limits"
+  -notes "${version}; ${CLUSTER_NODES} KWOK nodes; a fresh kwokctl cluster per workload and controller; ${infra}" ||
+  failed+=("report")
 if ((${#failed[@]})); then
   log "failed runs: ${failed[*]}"
   exit 1

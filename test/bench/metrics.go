@@ -79,6 +79,11 @@ func readAudit(path string, start, end time.Time, out map[string]map[string]floa
 	for sc.Scan() {
 		var ev auditEvent
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			// kube-apiserver is still writing: the last line can be cut short (and is
+			// after the window). Any other broken line is an error.
+			if !sc.Scan() {
+				break
+			}
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if ev.Stage != "RequestReceived" || ev.RequestReceivedTimestamp.Before(start) || ev.RequestReceivedTimestamp.After(end) {
