@@ -37,6 +37,8 @@
 #   BENCH_INFRA_UNLIMITED=false  kube-apiserver with its default max-inflight limits and
 #                     priority and fairness, kube-scheduler with its default client budget
 #                     (50/100, which then bounds pod binding), for both sides alike
+#   BENCH_KEEP_AUDIT=1  keep each run's kube-apiserver audit log in
+#                     tmp/bench/WORKLOAD-SIDE-audit/ (large: about 1 KB per request)
 #   BENCH_PROFILE=1   20 s CPU profiles, 5 s into each run, of kube-apiserver (both sides)
 #                     and of our controller: tmp/bench/WORKLOAD-SIDE-apiserver.pprof,
 #                     WORKLOAD-batchjob-controller.pprof
@@ -119,6 +121,9 @@ run_one() {
       sleep 1
     done
     [[ -n "${ready}" ]] || { log "batchjob-controller not ready after 60s; see ${WORK}/${workload}-controller.log"; return 1; }
+    # Ready does not wait for the informers' first list; kube-controller-manager's have
+    # long synced by now. Neither side's cache fill is in the measured window.
+    sleep 5
   fi
   log "${workload}, ${side} (cluster up in $((SECONDS - start))s; controller PID ${pid})"
   if [[ -n "${BENCH_PROFILE:-}" ]]; then
@@ -141,6 +146,10 @@ run_one() {
   log "${workload}, ${side}: ${outcome} in $((SECONDS - run_start))s"
   stop_profiles
   stop_controller
+  if [[ -n "${BENCH_KEEP_AUDIT:-}" ]]; then
+    mkdir -p "${WORK}/${workload}-${side}-audit"
+    cp "$(dirname "${AUDIT_LOG}")"/audit*.log "${WORK}/${workload}-${side}-audit/" || true
+  fi
   "${ROOT}/hack/cluster.sh" down >>"${WORK}/cluster.log" 2>&1
   return "${rc}"
 }
