@@ -316,3 +316,42 @@ func TestPreemption(t *testing.T) {
 	succeed(t, lowJob, 1)
 	waitFinished(t, lowJob, 4)
 }
+
+// A job that allows partial admission (kueue.x-k8s.io/job-min-parallelism) runs with the
+// parallelism Kueue admits when the queue has room for fewer pods, and completes.
+func TestPartialAdmission(t *testing.T) {
+	requireKueue(t)
+	q := newQueue(t, "2")
+	w := queuedJob(q, "partial", 4, 4, "1")
+	w.Annotations = map[string]string{kueue.MinParallelismAnnotation: "1"}
+	job := env.CreateJob(t, w.Obj())
+	framework.Eventually(t, "the Workload with a minimum count", func() (bool, string) {
+		wl := workloadOf(t, job)
+		return wl != nil && ptr.Deref(wl.Spec.PodSets[0].MinCount, 0) == 1 && wl.Spec.PodSets[0].Count == 4, conds(wl)
+	})
+	waitRunning(t, job, 2)
+	if got := env.GetJob(t, job); ptr.Deref(got.Spec.Parallelism, 0) != 2 {
+		t.Errorf("admitted parallelism %v, want 2", got.Spec.Parallelism)
+	}
+	succeed(t, job, 2)
+	waitRunning(t, job, 2)
+	succeed(t, job, 2)
+	waitFinished(t, job, 4)
+}
+
+// Deleting a queued job releases its Workload: Kueue's finalizer is removed, so that the
+// garbage collector (not running in envtest) can delete it.
+func TestDeletionReleasesWorkload(t *testing.T) {
+	requireKueue(t)
+	q := newQueue(t, "2")
+	job := env.CreateJob(t, queuedJob(q, "deleted", 2, 2, "1").Obj())
+	waitRunning(t, job, 2)
+	env.DeleteJob(t, job, metav1.DeletePropagationBackground)
+	framework.Eventually(t, "the Workload without Kueue's finalizer", func() (bool, string) {
+		wl := workloadOf(t, job)
+		if wl == nil {
+			return true, "gone"
+		}
+		return len(wl.Finalizers) == 0, fmt.Sprintf("finalizers %v", wl.Finalizers)
+	})
+}

@@ -123,17 +123,35 @@ func requireKueue(t *testing.T) {
 }
 
 // kueueModuleDir is where the Go module cache holds sigs.k8s.io/kueue at the version our
-// go.mod requires (the version hack/tools/kueue builds bin/kueue from).
+// go.mod requires, which must be the version hack/tools/kueue builds bin/kueue from (the
+// CRDs and the manager go together).
 func kueueModuleDir() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kueue").Output()
+	ours, err := goListKueue(util.RepoRoot(), "{{.Version}} {{.Dir}}")
 	if err != nil {
-		return "", fmt.Errorf("locating the sigs.k8s.io/kueue module (go mod download): %w", err)
+		return "", err
 	}
-	dir := strings.TrimSpace(string(out))
+	tool, err := goListKueue(filepath.Join(util.RepoRoot(), "hack", "tools", "kueue"), "{{.Version}}")
+	if err != nil {
+		return "", err
+	}
+	version, dir, _ := strings.Cut(ours, " ")
+	if version != tool {
+		return "", fmt.Errorf("go.mod requires sigs.k8s.io/kueue %s but hack/tools/kueue builds bin/kueue from %s", version, tool)
+	}
 	if dir == "" {
 		return "", errors.New("the sigs.k8s.io/kueue module is not downloaded (go mod download)")
 	}
 	return dir, nil
+}
+
+func goListKueue(dir, format string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", format, "sigs.k8s.io/kueue")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m sigs.k8s.io/kueue in %s: %w", dir, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // installKueueCRDs installs Kueue's CRDs from its module. The CRDs Kueue's cert management
