@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // kueue.enabled renders --kueue, config/kueue's admission policy and RBAC (cluster-wide, or
@@ -51,6 +52,12 @@ func TestKueue(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, union(cluster, role)); diff != "" {
 		t.Errorf("watchNamespaces: ClusterRole and Role together differ from config/kueue/rbac.yaml (-want,+got):\n%s", diff)
+	}
+	sel, _, _ := unstructured.NestedSlice(nsObjs.get(t, "MutatingAdmissionPolicy", "", "batchjob-kueue-suspend").Object,
+		"spec", "matchConstraints", "namespaceSelector", "matchExpressions")
+	wantSel := []any{map[string]any{"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"team-a"}}}
+	if diff := cmp.Diff(wantSel, sel); diff != "" {
+		t.Errorf("watchNamespaces: the admission policy's namespaces (-want,+got):\n%s", diff)
 	}
 
 	for k := range helmTemplate(t, apiVersionFlags(t)...) {
