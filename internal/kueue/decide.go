@@ -26,6 +26,9 @@ const (
 	UpdateWorkload Action = "UpdateWorkload"
 	// UpdateQueueName moves the Workload to the job's new queue.
 	UpdateQueueName Action = "UpdateQueueName"
+	// UpdatePriority gives the Workload the WorkloadPriorityClass the job's priority-class
+	// label now names (jobframework's UpdateWorkloadPriority).
+	UpdatePriority Action = "UpdatePriority"
 	// Start resumes the job with the admission applied to its template (ApplyAdmission).
 	Start Action = "Start"
 	// Suspend suspends the job and marks it StoppingAnnotation.
@@ -99,6 +102,9 @@ func Decide(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 		}
 		return Decision{Action: CreateWorkload}
 	}
+	if priorityLabelChanged(job, wl) {
+		return Decision{Action: UpdatePriority}
+	}
 	if ev := apimeta.FindStatusCondition(wl.Status.Conditions, kueueapi.WorkloadEvicted); ev != nil && ev.Status == metav1.ConditionTrue {
 		if !isSuspended(job) {
 			return Decision{Action: Suspend, Reason: "WorkloadEvicted", Message: ev.Message}
@@ -127,6 +133,30 @@ func Decide(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 		return Decision{Action: Suspend, Reason: "NotAdmitted", Message: "Not admitted by cluster queue"}
 	}
 	return Decision{}
+}
+
+// priorityLabelChanged reports whether the job's priority-class label no longer names the
+// Workload's WorkloadPriorityClass, for a Workload whose priority comes from such a class or
+// from nothing. While quota is reserved the API lets only the class's name change, so only
+// that is reported then.
+func priorityLabelChanged(job *v1alpha1.BatchJob, wl *kueueapi.Workload) bool {
+	ref := wl.Spec.PriorityClassRef
+	isWPC := ref != nil && ref.Kind == kueueapi.WorkloadPriorityClassKind
+	if ref != nil && !isWPC {
+		return false // from the pod template's PriorityClass
+	}
+	current := ""
+	if isWPC {
+		current = ref.Name
+	}
+	want := job.Labels[PriorityClassLabel]
+	if want == current {
+		return false
+	}
+	if isTrue(wl, kueueapi.WorkloadQuotaReserved) {
+		return isWPC && want != ""
+	}
+	return true
 }
 
 func isTrue(wl *kueueapi.Workload, t string) bool {

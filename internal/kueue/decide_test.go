@@ -51,6 +51,12 @@ var (
 	wlFinished = cond(kueueapi.WorkloadFinished, metav1.ConditionTrue, kueueapi.WorkloadFinishedReasonSucceeded)
 )
 
+type decideCase struct {
+	job  *v1alpha1.BatchJob
+	wl   *kueueapi.Workload
+	want Decision
+}
+
 func TestDecide(t *testing.T) {
 	running := func() *testutil.JobWrapper { return queued().Suspend(false).Active(2).StartTime(now) }
 	stoppingJob := func() *testutil.JobWrapper {
@@ -66,11 +72,7 @@ func TestDecide(t *testing.T) {
 	noFinalizer := func(wl *kueueapi.Workload) *kueueapi.Workload { wl.Finalizers = nil; return wl }
 	resized := queued().Parallelism(3).Obj()
 
-	cases := map[string]struct {
-		job  *v1alpha1.BatchJob
-		wl   *kueueapi.Workload
-		want Decision
-	}{
+	cases := map[string]decideCase{
 		"no queue name":                  {testutil.MakeBatchJob("job", "ns").Obj(), nil, Decision{}},
 		"queued, no workload: create":    {queued().Obj(), nil, Decision{Action: CreateWorkload}},
 		"suspended with pods: wait":      {queued().Active(1).Obj(), nil, Decision{}},
@@ -101,15 +103,25 @@ func TestDecide(t *testing.T) {
 		"workload deleted, stopped: release": {queued().Obj(), deleted(workload(queued().Obj())), Decision{Action: RemoveFinalizer}},
 		"complete without workload: nothing": {queued().Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "", "", now).Obj(), nil, Decision{}},
 	}
+	withClass := func(wl *kueueapi.Workload, name string) *kueueapi.Workload {
+		wl.Spec.PriorityClassRef = kueueapi.NewWorkloadPriorityClassRef(name)
+		return wl
+	}
+	labelled := func(w *testutil.JobWrapper, name string) *v1alpha1.BatchJob {
+		return w.Label(PriorityClassLabel, name).Obj()
+	}
+	cases["priority label added: update"] = decideCase{labelled(queued(), "high"), workload(queued().Obj(), pending), Decision{Action: UpdatePriority}}
+	cases["priority label added while reserved: the API refuses, wait"] = decideCase{labelled(running(), "high"), workload(queued().Obj(), reserved, admitted), Decision{}}
+	cases["priority class renamed while running: update"] = decideCase{labelled(running(), "high"), withClass(workload(queued().Obj(), reserved, admitted), "low"), Decision{Action: UpdatePriority}}
+	cases["priority class unchanged: nothing"] = decideCase{labelled(running(), "high"), withClass(workload(queued().Obj(), reserved, admitted), "high"), Decision{}}
+	podClass := workload(queued().Obj(), pending)
+	podClass.Spec.PriorityClassRef = kueueapi.NewPodPriorityClassRef("pod-class")
+	cases["priority from the pod's class: the label is not compared"] = decideCase{queued().Obj(), podClass, Decision{}}
 	// A stopping job that never started may be restored at once (without a Workload only
 	// the annotation goes).
 	nostart := stoppingJob().Obj()
 	nostart.Status.StartTime = nil
-	cases["stopping, never started: restore"] = struct {
-		job  *v1alpha1.BatchJob
-		wl   *kueueapi.Workload
-		want Decision
-	}{nostart, nil, Decision{Action: Restore}}
+	cases["stopping, never started: restore"] = decideCase{nostart, nil, Decision{Action: Restore}}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, Decide(tc.job, tc.wl)); diff != "" {

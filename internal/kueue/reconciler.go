@@ -181,6 +181,18 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, wl *kueuea
 			nw.Spec.PodSets, nw.Spec.PriorityClassRef, nw.Spec.Priority = PodSets(job), ref, ptr.To(prio)
 		}
 		return r.Update(ctx, nw, client.FieldOwner(FieldManager))
+	case UpdatePriority:
+		ref, prio, err := r.priority(ctx, job)
+		if err != nil {
+			return err
+		}
+		nw := wl.DeepCopy()
+		nw.Spec.PriorityClassRef, nw.Spec.Priority = ref, ptr.To(prio)
+		if err := r.Update(ctx, nw, client.FieldOwner(FieldManager)); err != nil {
+			return err
+		}
+		r.event(job, corev1.EventTypeNormal, "UpdatedWorkload", "Updated workload priority class: %s", klog.KObj(wl))
+		return nil
 	case Start:
 		info, err := r.admittedInfo(ctx, wl)
 		nj := job.DeepCopy()

@@ -355,3 +355,18 @@ func TestDeletionReleasesWorkload(t *testing.T) {
 		return len(wl.Finalizers) == 0, fmt.Sprintf("finalizers %v", wl.Finalizers)
 	})
 }
+
+// Setting the priority-class label on a queued job gives its Workload that priority.
+func TestPriorityLabelChange(t *testing.T) {
+	requireKueue(t)
+	q := newQueue(t, "0")
+	high := newPriorityClass(t, q.ns+"-high", 1000)
+	job := env.CreateJob(t, queuedJob(q, "relabelled", 1, 1, "1").Obj())
+	waitQueued(t, job)
+	env.MustUpdateJob(t, job, func(j *v1alpha1.BatchJob) { j.Labels[kueue.PriorityClassLabel] = high })
+	framework.Eventually(t, "the Workload's priority from the new label", func() (bool, string) {
+		wl := workloadOf(t, job)
+		return ptr.Deref(wl.Spec.Priority, 0) == 1000 && wl.Spec.PriorityClassRef != nil && wl.Spec.PriorityClassRef.Name == high,
+			fmt.Sprintf("priority %v class %+v", wl.Spec.Priority, wl.Spec.PriorityClassRef)
+	})
+}
