@@ -243,9 +243,13 @@ func randomPods(r *rand.Rand, j *v1alpha1.BatchJob) []*corev1.Pod {
 			w.FailureCount(r.Intn(3), r.Intn(2))
 		}
 		p := w.Obj()
-		if p.Status.Phase == corev1.PodSucceeded && r.Intn(3) == 0 {
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded && r.Intn(3) == 0:
 			succ = append(succ, p.UID)
-		} else if jobpod.IsTerminal(p) && r.Intn(3) == 0 {
+		case p.Status.Phase == corev1.PodFailed && r.Intn(6) == 0:
+			// Recorded as succeeded, then its status turned Failed (the API server allows it).
+			succ = append(succ, p.UID)
+		case jobpod.IsTerminal(p) && r.Intn(3) == 0:
 			fail = append(fail, p.UID)
 		}
 		out = append(out, p)

@@ -52,6 +52,16 @@ func TestPlanGuards(t *testing.T) {
 				Events: []Event{{Type: corev1.EventTypeWarning, Reason: v1alpha1.ReasonInvalidSelector,
 					Message: `Not creating pods: spec.selector is invalid: "Near" is not a valid label selector operator`}}},
 		},
+		// The API server lets a pod's status go from Succeeded to Failed (a KWOK kubelet did,
+		// for a pod deleted as it succeeded). Recorded as succeeded, it stays so: listed in
+		// both uncounted lists the status would be rejected (Duplicate value) on every pass.
+		"a pod recorded as succeeded that turned Failed is not recorded as failed too": {
+			job: job("pi", "ns").Completions(2).Parallelism(2).
+				Status(status().Active(1).Ready(0).Terminating(0).StartTime(started).Uncounted([]types.UID{"a"}, nil).Obj()).Obj(),
+			pods: pods(failed("a"), running("b")),
+			want: outcome{Status: status().Active(1).StartTime(started).Ready(0).Terminating(0).Uncounted([]types.UID{"a"}, nil).Obj(),
+				RemoveFinalizers: []string{"a"}},
+		},
 		"activeDeadlineSeconds too large for a Duration: no instant DeadlineExceeded": {
 			job:  job("pi", "ns").ActiveDeadlineSeconds(math.MaxInt64).Status(status().Active(1).Ready(0).Terminating(0).StartTime(started).Obj()).Obj(),
 			pods: pods(running("a")),

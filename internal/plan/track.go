@@ -100,8 +100,10 @@ func (p *pass) recordFinishedPods() (newIx []int, capped bool) {
 				u.Succeeded = append(u.Succeeded, pod.UID)
 			}
 		case failed || failing:
-			// When the job fails, every pod still running counts as failed.
-			if !p.uncFail.Has(pod.UID) && (!p.indexed || p.validIndex(pod)) && p.countFailure(pod) {
+			// When the job fails, every pod still running counts as failed. A pod already
+			// recorded as succeeded stays so: its status may still turn Failed (the API
+			// server allows it), and a UID in both lists is a status no write can store.
+			if !p.uncFail.Has(pod.UID) && !p.uncSucc.Has(pod.UID) && (!p.indexed || p.validIndex(pod)) && p.countFailure(pod) {
 				u.Failed = append(u.Failed, pod.UID)
 				if failed {
 					p.noteFailure(pod)
