@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestDeleteRemovesPods: `kubectl delete batchjob` (background propagation, the CRD
@@ -82,8 +83,15 @@ func TestTTLAfterFinished(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "e2e-ttl")
 	applyYAML(t, ns, simulatedJob("short-lived", "1s", "ttlSecondsAfterFinished: 3"))
-	mustKubectl(t, "wait", "-n", ns, "--for=condition=Complete", "batchjob/short-lived", "--timeout=120s")
-	finished := getBatchJob(t, ns, "short-lived").Status.CompletionTime
+	// The completion time comes with the wait itself: a separate get can come after the TTL
+	// on a busy machine, and find the job gone.
+	out := mustKubectl(t, "wait", "-n", ns, "--for=condition=Complete", "batchjob/short-lived", "--timeout=120s",
+		"-o", "jsonpath={.status.completionTime}")
+	done, err := time.Parse(time.RFC3339, strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("completionTime %q: %v", out, err)
+	}
+	finished := &metav1.Time{Time: done}
 	eventually(t, 90*time.Second, "the BatchJob to be deleted by its TTL", func() (bool, string) {
 		out, err := kubectl("get", "-n", ns, "batchjob", "short-lived", "--ignore-not-found")
 		return err == nil && strings.TrimSpace(out) == "", out
