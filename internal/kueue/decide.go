@@ -102,6 +102,14 @@ func Decide(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 		}
 		return Decision{Action: CreateWorkload}
 	}
+	return decideAdmission(job, wl)
+}
+
+// decideAdmission is the protocol for a job with a live Workload: follow a priority-class
+// change, stop on eviction and release the quota once the pods are gone, start when
+// admitted, keep a waiting Workload in step with the suspended job, and stop a job that
+// runs without admission.
+func decideAdmission(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 	if priorityLabelChanged(job, wl) {
 		return Decision{Action: UpdatePriority}
 	}

@@ -160,75 +160,13 @@ func (r *Reconciler) releaseWorkloads(ctx context.Context, key types.NamespacedN
 func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, wl *kueueapi.Workload, d Decision) error {
 	switch d.Action {
 	case CreateWorkload:
-		ref, prio, err := r.priority(ctx, job)
-		if err != nil {
-			return err
-		}
-		nw := NewWorkload(job, ref, prio)
-		if err := r.Create(ctx, nw, client.FieldOwner(FieldManager)); err != nil {
-			return err
-		}
-		r.event(job, corev1.EventTypeNormal, "CreatedWorkload", "Created Workload: %s", klog.KObj(nw))
-		return nil
-	case UpdateWorkload, UpdateQueueName:
-		nw := wl.DeepCopy()
-		nw.Spec.QueueName = kueueapi.LocalQueueName(QueueName(job))
-		if d.Action == UpdateWorkload {
-			ref, prio, err := r.priority(ctx, job)
-			if err != nil {
-				return err
-			}
-			nw.Spec.PodSets, nw.Spec.PriorityClassRef, nw.Spec.Priority = PodSets(job), ref, ptr.To(prio)
-		}
-		return r.Update(ctx, nw, client.FieldOwner(FieldManager))
-	case UpdatePriority:
-		ref, prio, err := r.priority(ctx, job)
-		if err != nil {
-			return err
-		}
-		nw := wl.DeepCopy()
-		nw.Spec.PriorityClassRef, nw.Spec.Priority = ref, ptr.To(prio)
-		if err := r.Update(ctx, nw, client.FieldOwner(FieldManager)); err != nil {
-			return err
-		}
-		r.event(job, corev1.EventTypeNormal, "UpdatedWorkload", "Updated workload priority class: %s", klog.KObj(wl))
-		return nil
+		return r.createWorkload(ctx, job)
+	case UpdateWorkload, UpdateQueueName, UpdatePriority:
+		return r.updateWorkload(ctx, job, wl, d.Action)
 	case Start:
-		info, err := r.admittedInfo(ctx, wl)
-		nj := job.DeepCopy()
-		if err == nil {
-			err = ApplyAdmission(nj, info)
-		}
-		var perm permanentError
-		if errors.As(err, &perm) {
-			// Retrying cannot help: the workload ends, as Kueue ends it (FailedToStart).
-			r.event(job, corev1.EventTypeWarning, "FailedToStart", "%v", err)
-			return r.patchWorkloadStatus(ctx, wl, func(w *kueueapi.Workload) {
-				SetFinished(w, "FailedToStart", err.Error(), r.Clock.Now())
-			})
-		}
-		if err != nil {
-			return err
-		}
-		if err := r.patchJob(ctx, job, nj); err != nil {
-			return err
-		}
-		r.event(job, corev1.EventTypeNormal, "Started", "%s", d.Message)
-		return nil
+		return r.start(ctx, job, wl, d)
 	case Suspend:
-		nj := job.DeepCopy()
-		nj.Spec.Suspend = ptr.To(true)
-		if wl != nil {
-			if nj.Annotations == nil {
-				nj.Annotations = map[string]string{}
-			}
-			nj.Annotations[StoppingAnnotation] = "true"
-		}
-		if err := r.patchJob(ctx, job, nj); err != nil {
-			return err
-		}
-		r.event(job, corev1.EventTypeNormal, "Stopped", "%s", d.Message)
-		return nil
+		return r.suspend(ctx, job, wl, d)
 	case Restore:
 		nj := job.DeepCopy()
 		if info, ok := restoreInfo(wl); ok {
@@ -251,6 +189,89 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, wl *kueuea
 	case RemoveFinalizer:
 		return r.removeFinalizer(ctx, wl)
 	}
+	return nil
+}
+
+// createWorkload creates the job's Workload with its priority.
+func (r *Reconciler) createWorkload(ctx context.Context, job *v1alpha1.BatchJob) error {
+	ref, prio, err := r.priority(ctx, job)
+	if err != nil {
+		return err
+	}
+	nw := NewWorkload(job, ref, prio)
+	if err := r.Create(ctx, nw, client.FieldOwner(FieldManager)); err != nil {
+		return err
+	}
+	r.event(job, corev1.EventTypeNormal, "CreatedWorkload", "Created Workload: %s", klog.KObj(nw))
+	return nil
+}
+
+// updateWorkload rewrites the Workload from the job: the queue name (UpdateQueueName), the
+// pod sets and priority too (UpdateWorkload), or the priority alone (UpdatePriority).
+func (r *Reconciler) updateWorkload(ctx context.Context, job *v1alpha1.BatchJob, wl *kueueapi.Workload, action Action) error {
+	nw := wl.DeepCopy()
+	if action != UpdatePriority {
+		nw.Spec.QueueName = kueueapi.LocalQueueName(QueueName(job))
+	}
+	if action != UpdateQueueName {
+		ref, prio, err := r.priority(ctx, job)
+		if err != nil {
+			return err
+		}
+		nw.Spec.PriorityClassRef, nw.Spec.Priority = ref, ptr.To(prio)
+	}
+	if action == UpdateWorkload {
+		nw.Spec.PodSets = PodSets(job)
+	}
+	if err := r.Update(ctx, nw, client.FieldOwner(FieldManager)); err != nil {
+		return err
+	}
+	if action == UpdatePriority {
+		r.event(job, corev1.EventTypeNormal, "UpdatedWorkload", "Updated workload priority class: %s", klog.KObj(wl))
+	}
+	return nil
+}
+
+// start resumes the job with its admission applied to the template; an admission that can
+// never apply ends the Workload (FailedToStart), as Kueue ends it.
+func (r *Reconciler) start(ctx context.Context, job *v1alpha1.BatchJob, wl *kueueapi.Workload, d Decision) error {
+	info, err := r.admittedInfo(ctx, wl)
+	nj := job.DeepCopy()
+	if err == nil {
+		err = ApplyAdmission(nj, info)
+	}
+	var perm permanentError
+	if errors.As(err, &perm) {
+		r.event(job, corev1.EventTypeWarning, "FailedToStart", "%v", err)
+		return r.patchWorkloadStatus(ctx, wl, func(w *kueueapi.Workload) {
+			SetFinished(w, "FailedToStart", err.Error(), r.Clock.Now())
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.patchJob(ctx, job, nj); err != nil {
+		return err
+	}
+	r.event(job, corev1.EventTypeNormal, "Started", "%s", d.Message)
+	return nil
+}
+
+// suspend suspends the job and, when it has a Workload, marks the stop in progress so that
+// the template is restored once its pods are gone.
+func (r *Reconciler) suspend(ctx context.Context, job *v1alpha1.BatchJob, wl *kueueapi.Workload, d Decision) error {
+	nj := job.DeepCopy()
+	nj.Spec.Suspend = ptr.To(true)
+	if wl != nil {
+		if nj.Annotations == nil {
+			nj.Annotations = map[string]string{}
+		}
+		nj.Annotations[StoppingAnnotation] = "true"
+	}
+	if err := r.patchJob(ctx, job, nj); err != nil {
+		return err
+	}
+	r.event(job, corev1.EventTypeNormal, "Stopped", "%s", d.Message)
 	return nil
 }
 
