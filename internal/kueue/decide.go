@@ -124,6 +124,9 @@ func decideAdmission(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 	}
 	if isSuspended(job) {
 		if isTrue(wl, kueueapi.WorkloadAdmitted) {
+			if wl.Status.Admission == nil {
+				return Decision{} // Admitted with no admission to apply: wait for Kueue's next write
+			}
 			if !templateMutable(job) {
 				return Decision{} // suspended, but its pods are still being removed
 			}
