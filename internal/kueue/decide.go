@@ -75,7 +75,7 @@ func Decide(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 		return Decision{Action: Restore}
 	}
 	if wl != nil && wl.DeletionTimestamp != nil {
-		if !isSuspended(job) && !finished(job) {
+		if !isSuspended(job) && !job.Status.IsFinished() {
 			return Decision{Action: Suspend, Reason: "WorkloadDeleted", Message: "Workload is deleted"}
 		}
 		if hasFinalizer(wl) {
@@ -197,19 +197,8 @@ func templateMutable(job *v1alpha1.BatchJob) bool {
 	if !ptr.Deref(job.Spec.Suspend, false) || job.Status.Active != 0 {
 		return false
 	}
-	return job.Status.StartTime == nil || jobCondition(job, v1alpha1.JobSuspended)
+	return job.Status.StartTime == nil || job.Status.HasTrueCondition(v1alpha1.JobSuspended)
 }
-
-func jobCondition(job *v1alpha1.BatchJob, t v1alpha1.JobConditionType) bool {
-	for _, c := range job.Status.Conditions {
-		if c.Type == t && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
-}
-
-func finished(job *v1alpha1.BatchJob) bool { ok, _, _ := jobFinished(job); return ok }
 
 // jobFinished is Kueue's Finished for a Job: a Complete or Failed condition.
 func jobFinished(job *v1alpha1.BatchJob) (done, success bool, message string) {

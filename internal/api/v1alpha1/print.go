@@ -81,6 +81,9 @@ func hasTrueCondition(status *BatchJobStatus, t JobConditionType) bool {
 	return false
 }
 
+// HasTrueCondition reports whether the status has a condition of type t with status True.
+func (s *BatchJobStatus) HasTrueCondition(t JobConditionType) bool { return hasTrueCondition(s, t) }
+
 // IsFinished reports whether the status has Complete=True or Failed=True.
 func (s *BatchJobStatus) IsFinished() bool {
 	return hasTrueCondition(s, JobComplete) || hasTrueCondition(s, JobFailed)
