@@ -45,9 +45,8 @@ func TestBeyondPodStartupPolicy(t *testing.T) {
 func TestBeyondRetryPolicyAndState(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "beyond-retry")
-	applyYAML(t, ns, strings.Replace(simulatedJob("flaky", "1s", "backoffLimit: 2",
-		"retryPolicy:\n    initialDelaySeconds: 0\n    maxDelaySeconds: 1"),
-		"batchjob.dev/simulate-duration: \"1s\"", "batchjob.dev/simulate-duration: \"1s\"\n        batchjob.dev/simulate-exit-code: \"1\"", 1))
+	applyYAML(t, ns, failingJob("flaky", 1, "Error", "", "backoffLimit: 2",
+		"retryPolicy:\n    initialDelaySeconds: 0\n    maxDelaySeconds: 1"))
 	eventually(t, 90*time.Second, "flaky to exceed its backoffLimit", func() (bool, string) {
 		j := getBatchJob(t, ns, "flaky")
 		st, reason := j.condition("Failed")
@@ -64,27 +63,10 @@ func TestBeyondRetryPolicyAndState(t *testing.T) {
 // then fails with exitCode and terminated reason (pod-fail.yaml); specFields are extra
 // lines of its spec, resources the container's resources block (indented for it) or "".
 func failingJob(name string, exitCode int, reason, resources string, specFields ...string) string {
-	var spec strings.Builder
-	for _, f := range specFields {
-		spec.WriteString("  " + f + "\n")
-	}
-	return fmt.Sprintf(`apiVersion: batchjob.dev/v1alpha1
-kind: BatchJob
-metadata:
-  name: %s
-spec:
-%s  template:
-    metadata:
-      annotations:
-        batchjob.dev/simulate-duration: "1s"
-        batchjob.dev/simulate-exit-code: "%d"
-        batchjob.dev/simulate-termination-reason: %q
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: busybox:1.36
-%s`, name, spec.String(), exitCode, reason, resources)
+	const duration = `batchjob.dev/simulate-duration: "1s"` + "\n"
+	return strings.Replace(simulatedJob(name, "1s", specFields...), duration, duration+fmt.Sprintf(
+		"        batchjob.dev/simulate-exit-code: \"%d\"\n        batchjob.dev/simulate-termination-reason: %q\n",
+		exitCode, reason), 1) + resources
 }
 
 // conditionTime is the lastTransitionTime of the True condition of type t, if any.
