@@ -21,6 +21,9 @@ const (
 	None Action = ""
 	// CreateWorkload creates the job's Workload.
 	CreateWorkload Action = "CreateWorkload"
+	// AdoptWorkload makes the job the controller of the prebuilt Workload its
+	// PrebuiltWorkloadLabel names (jobframework's EnsurePrebuiltWorkloadOwnership).
+	AdoptWorkload Action = "AdoptWorkload"
 	// UpdateWorkload rewrites the Workload's pod sets (and queue name) from the job: the
 	// suspended job changed while it held no quota.
 	UpdateWorkload Action = "UpdateWorkload"
@@ -56,16 +59,25 @@ type Decision struct {
 
 // Decide is the Workload protocol for one BatchJob labelled with a queue name, the pass
 // jobframework's ReconcileGenericJob makes for a batch/v1 Job: wl is the job's Workload (nil
-// when there is none).
+// when there is none). For a job with a PrebuiltWorkloadLabel, wl is the Workload that label
+// names, when it exists and no other object controls it.
 func Decide(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 	if QueueName(job) == "" {
 		return Decision{}
+	}
+	prebuilt := PrebuiltWorkload(job) != ""
+	if prebuilt && wl != nil && ownerOf(wl) == nil {
+		return Decision{Action: AdoptWorkload}
 	}
 	if wl != nil && isTrue(wl, kueueapi.WorkloadFinished) {
 		if hasFinalizer(wl) {
 			return Decision{Action: RemoveFinalizer}
 		}
 		return Decision{}
+	}
+	if prebuilt && wl != nil && wl.DeletionTimestamp == nil && !prebuiltInSync(job, wl) {
+		return Decision{Action: Finish, Reason: kueueapi.WorkloadFinishedReasonOutOfSync,
+			Message: "The prebuilt workload is out of sync with its user job"}
 	}
 	// A stop in progress completes first: the template goes back once the pods are gone.
 	if stopping(job) {
@@ -95,22 +107,29 @@ func Decide(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 	}
 	if wl == nil {
 		if !isSuspended(job) {
+			if prebuilt {
+				return Decision{Action: Suspend, Reason: "NoMatchingWorkload", Message: "missing workload"}
+			}
 			return Decision{Action: Suspend, Reason: "NoMatchingWorkload", Message: "Missing Workload; unable to restore pod templates"}
 		}
-		if job.Status.Active > 0 {
-			return Decision{} // wait until the pods of the suspended job are gone
+		if job.Status.Active > 0 || prebuilt {
+			// Wait until the pods of the suspended job are gone, or for the prebuilt
+			// Workload (its creation triggers the next pass).
+			return Decision{}
 		}
 		return Decision{Action: CreateWorkload}
 	}
-	return decideAdmission(job, wl)
+	return decideAdmission(job, wl, prebuilt)
 }
 
 // decideAdmission is the protocol for a job with a live Workload: follow a priority-class
 // change, stop on eviction and release the quota once the pods are gone, start when
 // admitted, keep a waiting Workload in step with the suspended job, and stop a job that
 // runs without admission.
-func decideAdmission(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
-	if priorityLabelChanged(job, wl) {
+func decideAdmission(job *v1alpha1.BatchJob, wl *kueueapi.Workload, prebuilt bool) Decision {
+	// A prebuilt Workload's spec belongs to whoever built it (MultiKueue keeps it in step
+	// with the manager cluster's): it is never rewritten from the job.
+	if !prebuilt && priorityLabelChanged(job, wl) {
 		return Decision{Action: UpdatePriority}
 	}
 	if ev := apimeta.FindStatusCondition(wl.Status.Conditions, kueueapi.WorkloadEvicted); ev != nil && ev.Status == metav1.ConditionTrue {
@@ -131,6 +150,9 @@ func decideAdmission(job *v1alpha1.BatchJob, wl *kueueapi.Workload) Decision {
 				return Decision{} // suspended, but its pods are still being removed
 			}
 			return Decision{Action: Start, Message: "Admitted by clusterQueue " + string(wl.Status.Admission.ClusterQueue)}
+		}
+		if prebuilt {
+			return Decision{}
 		}
 		if !isTrue(wl, kueueapi.WorkloadQuotaReserved) && !equivalent(job, wl) {
 			return Decision{Action: UpdateWorkload}

@@ -123,12 +123,46 @@ func TestDecide(t *testing.T) {
 	nostart := stoppingJob().Obj()
 	nostart.Status.StartTime = nil
 	cases["stopping, never started: restore"] = decideCase{nostart, nil, Decision{Action: Restore}}
+	for name, tc := range prebuiltCases() {
+		cases[name] = tc
+	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, Decide(tc.job, tc.wl)); diff != "" {
 				t.Errorf("Decide (-want,+got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// prebuiltCases are jobs with a PrebuiltWorkloadLabel (MultiKueue's copy on a worker
+// cluster): the named Workload is adopted, never created or rewritten, and one that no
+// longer describes the job is finished as out of sync.
+func prebuiltCases() map[string]decideCase {
+	job := func() *testutil.JobWrapper { return queued().Label(PrebuiltWorkloadLabel, "wl") }
+	unowned := func(wl *kueueapi.Workload) *kueueapi.Workload { wl.OwnerReferences = nil; return wl }
+	outOfSync := Decision{Action: Finish, Reason: kueueapi.WorkloadFinishedReasonOutOfSync, Message: "The prebuilt workload is out of sync with its user job"}
+	partial := workload(queued().Obj(), reserved, admitted) // admission count 2 of parallelism 2
+	partial.Spec.PodSets[0].Count = 4
+	return map[string]decideCase{
+		"prebuilt, no workload yet: wait, do not create": {job().Obj(), nil, Decision{}},
+		"prebuilt, no workload, running: stop":           {job().Suspend(false).Active(2).StartTime(now).Obj(), nil, Decision{Action: Suspend, Reason: "NoMatchingWorkload", Message: "missing workload"}},
+		"prebuilt, not controlled yet: adopt":            {job().Obj(), unowned(workload(queued().Obj(), reserved, admitted)), Decision{Action: AdoptWorkload}},
+		"prebuilt, finished and not controlled: adopt":   {job().Obj(), unowned(workload(queued().Obj(), wlFinished)), Decision{Action: AdoptWorkload}},
+		"prebuilt, adopted and admitted: start":          {job().Obj(), workload(queued().Obj(), reserved, admitted), Decision{Action: Start, Message: "Admitted by clusterQueue cq"}},
+		"prebuilt, pending: wait":                        {job().Obj(), workload(queued().Obj(), pending), Decision{}},
+		"prebuilt, pending and changed: out of sync":     {job().Parallelism(3).Obj(), workload(queued().Obj(), pending), outOfSync},
+		"prebuilt, other container resources: out of sync": {job().Obj(), func() *kueueapi.Workload {
+			wl := workload(queued().Obj(), reserved, admitted)
+			wl.Spec.PodSets[0].Template.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+			return wl
+		}(), outOfSync},
+		"prebuilt, reserved with another count (partial admission): in sync, start": {job().Obj(), partial, Decision{Action: Start, Message: "Admitted by clusterQueue cq"}},
+		"prebuilt, queue name differs: the Workload is not rewritten":               {job().Label(QueueNameLabel, "other").Obj(), workload(queued().Obj(), pending), Decision{}},
+		"prebuilt, priority label added: the Workload is not rewritten":             {job().Label(PriorityClassLabel, "high").Obj(), workload(queued().Obj(), pending), Decision{}},
+		"prebuilt, complete: finish the workload": {job().Suspend(false).Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "", "done", now).Obj(),
+			workload(queued().Obj(), reserved, admitted), Decision{Action: Finish, Reason: kueueapi.WorkloadFinishedReasonSucceeded, Message: "done"}},
+		"prebuilt label without queue name: not managed": {testutil.MakeBatchJob("job", "ns").Label(PrebuiltWorkloadLabel, "wl").Obj(), nil, Decision{}},
 	}
 }
 

@@ -45,6 +45,10 @@ const (
 	StoppingAnnotation = "kueue.x-k8s.io/stopping"
 	// PodSetLabel is set on the pods of an admitted job to the name of their pod set.
 	PodSetLabel = "kueue.x-k8s.io/podset"
+	// PrebuiltWorkloadLabel names a Workload made for the job by someone else (MultiKueue
+	// makes one on the worker cluster before it copies the job there): the job uses that
+	// Workload instead of creating its own.
+	PrebuiltWorkloadLabel = "kueue.x-k8s.io/prebuilt-workload-name"
 	// JobUIDLabel carries the owning job's UID on the Workload.
 	JobUIDLabel = "kueue.x-k8s.io/job-uid"
 	// FieldManager is the field manager of every write of this integration.
@@ -174,6 +178,30 @@ func equivalent(job *v1alpha1.BatchJob, wl *kueueapi.Workload) bool {
 	}
 	return true
 }
+
+// prebuiltInSync is jobframework's in-sync check of a prebuilt Workload: it must describe
+// the job. Once quota is reserved the admission may have changed the job's parallelism
+// (partial admission), so only the containers are compared then.
+func prebuiltInSync(job *v1alpha1.BatchJob, wl *kueueapi.Workload) bool {
+	if !isTrue(wl, kueueapi.WorkloadQuotaReserved) {
+		return equivalent(job, wl)
+	}
+	want := PodSets(job)
+	if len(want) != len(wl.Spec.PodSets) {
+		return false
+	}
+	for i := range want {
+		a, b := &want[i].Template.Spec, &wl.Spec.PodSets[i].Template.Spec
+		if !equality.Semantic.DeepEqual(a.Containers, b.Containers) || !equality.Semantic.DeepEqual(a.InitContainers, b.InitContainers) {
+			return false
+		}
+	}
+	return true
+}
+
+// PrebuiltWorkload is the name of the Workload the job's PrebuiltWorkloadLabel names, ""
+// when it has none.
+func PrebuiltWorkload(job *v1alpha1.BatchJob) string { return job.Labels[PrebuiltWorkloadLabel] }
 
 // PodSetInfo is what admission adds to (or a restore puts back into) the pod template:
 // Kueue's podset.PodSetInfo.

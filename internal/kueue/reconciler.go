@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -17,6 +18,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	kueueapi "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
@@ -73,9 +76,32 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1alpha1.BatchJob{}).
-		Owns(&kueueapi.Workload{}).
+		Watches(&kueueapi.Workload{}, handler.EnqueueRequestsFromMapFunc(r.jobsOfWorkload)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
 		Complete(r)
+}
+
+// jobsOfWorkload maps a Workload to the BatchJob that controls it and to the BatchJobs whose
+// PrebuiltWorkloadLabel names it (waiting for it, or about to adopt it).
+func (r *Reconciler) jobsOfWorkload(ctx context.Context, o client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, ref := range o.GetOwnerReferences() {
+		if ptr.Deref(ref.Controller, false) && ref.Kind == GVK.Kind && ref.APIVersion == GVK.GroupVersion().String() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}})
+		}
+	}
+	var jobs v1alpha1.BatchJobList
+	if err := r.List(ctx, &jobs, client.InNamespace(o.GetNamespace()), client.MatchingLabels{PrebuiltWorkloadLabel: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing the BatchJobs of a prebuilt Workload", "workload", klog.KObj(o))
+		return reqs
+	}
+	for i := range jobs.Items {
+		key := client.ObjectKeyFromObject(&jobs.Items[i])
+		if len(reqs) == 0 || reqs[0].NamespacedName != key {
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		}
+	}
+	return reqs
 }
 
 // Reconcile makes one step of the protocol for the job req names.
@@ -111,20 +137,47 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // workloadOf returns the job's Workload: the one named WorkloadName(job) and controlled by
-// the job, nil when there is none.
+// the job, nil when there is none. For a job with a PrebuiltWorkloadLabel it is the Workload
+// the label names, controlled by the job or by nothing yet (Decide adopts it); one another
+// object controls is not the job's, as in jobframework's ensureOneWorkload.
 func (r *Reconciler) workloadOf(ctx context.Context, job *v1alpha1.BatchJob) (*kueueapi.Workload, error) {
+	name, prebuilt := WorkloadName(job), PrebuiltWorkload(job)
+	if prebuilt != "" {
+		name = prebuilt
+	}
 	wl := &kueueapi.Workload{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: WorkloadName(job)}, wl)
+	err := r.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: name}, wl)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if uid := ownerOf(wl); uid == nil || *uid != job.UID {
-		return nil, fmt.Errorf("workload %s exists and is not controlled by this BatchJob", klog.KObj(wl))
+	uid := ownerOf(wl)
+	switch {
+	case uid != nil && *uid == job.UID:
+		return wl, nil
+	case prebuilt != "" && uid == nil:
+		return wl, nil
+	case prebuilt != "":
+		ctrl.LoggerFrom(ctx).V(2).Info("The prebuilt Workload is controlled by another object", "workload", klog.KObj(wl), "controller", *uid)
+		return nil, nil
 	}
-	return wl, nil
+	return nil, fmt.Errorf("workload %s exists and is not controlled by this BatchJob", klog.KObj(wl))
+}
+
+// adoptWorkload makes the job the controller of its prebuilt Workload and labels the
+// Workload with the job's UID, as jobframework's EnsurePrebuiltWorkloadOwnership does.
+func (r *Reconciler) adoptWorkload(ctx context.Context, job *v1alpha1.BatchJob, wl *kueueapi.Workload) error {
+	nw := wl.DeepCopy()
+	nw.OwnerReferences = append(nw.OwnerReferences, *metav1.NewControllerRef(job, GVK))
+	if len(string(job.UID)) <= 63 {
+		if nw.Labels == nil {
+			nw.Labels = map[string]string{}
+		}
+		nw.Labels[JobUIDLabel] = string(job.UID)
+	}
+	return r.Update(ctx, nw, client.FieldOwner(FieldManager))
 }
 
 func ownerOf(wl *kueueapi.Workload) *types.UID {
@@ -161,6 +214,8 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, wl *kueuea
 	switch d.Action {
 	case CreateWorkload:
 		return r.createWorkload(ctx, job)
+	case AdoptWorkload:
+		return r.adoptWorkload(ctx, job, wl)
 	case UpdateWorkload, UpdateQueueName, UpdatePriority:
 		return r.updateWorkload(ctx, job, wl, d.Action)
 	case Start:

@@ -103,6 +103,9 @@ func workloadOf(t *testing.T, job *v1alpha1.BatchJob) *kueueapi.Workload {
 	t.Helper()
 	wl := &kueueapi.Workload{}
 	key := types.NamespacedName{Namespace: job.Namespace, Name: kueue.WorkloadName(job)}
+	if name := kueue.PrebuiltWorkload(job); name != "" {
+		key.Name = name
+	}
 	if err := env.Client.Get(context.Background(), key, wl); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -368,5 +371,64 @@ func TestPriorityLabelChange(t *testing.T) {
 		wl := workloadOf(t, job)
 		return ptr.Deref(wl.Spec.Priority, 0) == 1000 && wl.Spec.PriorityClassRef != nil && wl.Spec.PriorityClassRef.Name == high,
 			fmt.Sprintf("priority %v class %+v", wl.Spec.Priority, wl.Spec.PriorityClassRef)
+	})
+}
+
+// prebuiltWorkload is the Workload MultiKueue creates on a worker cluster for a job it is
+// about to copy there: named by the job's prebuilt-workload label, in the job's queue, no
+// owner yet, with the pod sets of job (whose count may be overridden).
+func prebuiltWorkload(q queue, name string, job *v1alpha1.BatchJob, count int32) *kueueapi.Workload {
+	podSets := kueue.PodSets(job)
+	podSets[0].Count = count
+	return &kueueapi.Workload{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: q.ns, Finalizers: []string{kueueapi.ResourceInUseFinalizerName}},
+		Spec:       kueueapi.WorkloadSpec{QueueName: kueueapi.LocalQueueName(q.lq), PodSets: podSets},
+	}
+}
+
+// A job labelled with a prebuilt Workload's name (MultiKueue's copy on a worker) waits for
+// that Workload instead of creating its own, adopts it when it appears, runs when Kueue
+// admits it, and finishes it.
+func TestPrebuiltWorkload(t *testing.T) {
+	requireKueue(t)
+	q := newQueue(t, "2")
+	w := queuedJob(q, "prebuilt", 2, 2, "1").Label(kueue.PrebuiltWorkloadLabel, "prebuilt-wl")
+	job := env.CreateJob(t, w.Obj())
+	framework.Consistently(t, 2*time.Second, "the job waiting for its prebuilt Workload", func() (bool, string) {
+		own := &kueueapi.Workload{}
+		err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: q.ns, Name: kueue.WorkloadName(job)}, own)
+		j := env.GetJob(t, job)
+		return apierrors.IsNotFound(err) && ptr.Deref(j.Spec.Suspend, false), fmt.Sprintf("own Workload: %v, suspend=%v", err, j.Spec.Suspend)
+	})
+	if err := env.Client.Create(context.Background(), prebuiltWorkload(q, "prebuilt-wl", job, 2)); err != nil {
+		t.Fatalf("Creating the prebuilt Workload: %v", err)
+	}
+	framework.Eventually(t, "the prebuilt Workload adopted", func() (bool, string) {
+		wl := workloadOf(t, job)
+		return metav1.IsControlledBy(wl, job) && wl.Labels[kueue.JobUIDLabel] == string(job.UID), fmt.Sprintf("owners %v labels %v", wl.OwnerReferences, wl.Labels)
+	})
+	waitRunning(t, job, 2)
+	succeed(t, job, 2)
+	waitFinished(t, job, 2)
+}
+
+// A prebuilt Workload that does not describe the job (another pod count) is finished as
+// out of sync, and the job never runs.
+func TestPrebuiltWorkloadOutOfSync(t *testing.T) {
+	requireKueue(t)
+	q := newQueue(t, "0")
+	w := queuedJob(q, "outofsync", 2, 2, "1").Label(kueue.PrebuiltWorkloadLabel, "outofsync-wl")
+	job := env.CreateJob(t, w.Obj())
+	if err := env.Client.Create(context.Background(), prebuiltWorkload(q, "outofsync-wl", job, 3)); err != nil {
+		t.Fatalf("Creating the prebuilt Workload: %v", err)
+	}
+	framework.Eventually(t, "the Workload finished as OutOfSync", func() (bool, string) {
+		wl := workloadOf(t, job)
+		c := apimeta.FindStatusCondition(wl.Status.Conditions, kueueapi.WorkloadFinished)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == kueueapi.WorkloadFinishedReasonOutOfSync, conds(wl)
+	})
+	framework.Consistently(t, 2*time.Second, "the job still suspended", func() (bool, string) {
+		j := env.GetJob(t, job)
+		return ptr.Deref(j.Spec.Suspend, false) && j.Status.Active == 0, fmt.Sprintf("suspend=%v active=%d", j.Spec.Suspend, j.Status.Active)
 	})
 }
