@@ -92,7 +92,7 @@ test-image: ## make image's archive: built twice into a temp dir (same digest), 
 	go test -count=1 $(GO_TEST_FLAGS) -timeout 30m ./test/image/...
 
 .PHONY: test-e2e
-test-e2e: tools build ## End to end against a local kwokctl cluster started by the tests.
+test-e2e: tools build ## End to end against local kwokctl clusters started by the tests (test/e2e/kueue: two, with Kueue).
 	go test -count=1 $(GO_TEST_FLAGS) -p 1 -timeout 40m ./test/e2e/...
 
 .PHONY: chaos
