@@ -49,11 +49,11 @@ type cluster struct {
 var (
 	root   = util.RepoRoot()
 	logDir = filepath.Join(root, "tmp", "e2e-kueue")
-	worker = &cluster{name: "batchjob-e2e-worker", port: "16743", probeAddr: "127.0.0.1:16781"}
+	worker = &cluster{name: "batchjob-e2e-worker", port: "17143", probeAddr: "127.0.0.1:17181"}
 	// manager's Kueue dispatches BatchJobs whose spec.managedBy is MultiKueue's through
 	// Kueue's generic adapter for custom jobs (feature MultiKueueAdaptersForCustomJobs,
 	// on by default since Kueue 0.15).
-	manager = &cluster{name: "batchjob-e2e-manager", port: "16843", probeAddr: "127.0.0.1:16881",
+	manager = &cluster{name: "batchjob-e2e-manager", port: "17243", probeAddr: "127.0.0.1:17281",
 		extraKueueConfig: fmt.Sprintf("multiKueue:\n  externalFrameworks:\n  - name: %s\n", kueue.ExternalFramework)}
 	// missing says why the suite cannot run (bin/kueue not built).
 	missing string
