@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/batchjob-dev/batchjob/test/util"
 )
 
 // trackingFinalizer is the pod finalizer of API.md ("Pods that a BatchJob creates").
@@ -117,17 +119,7 @@ func newNamespace(t *testing.T, name string) string {
 // the state seen last, for the failure message.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (ok bool, last string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last seen: %s", timeout, what, last)
-		}
-		time.Sleep(time.Second)
-	}
+	util.Eventually(t, timeout, time.Second, what, cond)
 }
 
 func getBatchJob(t *testing.T, ns, name string) *batchJob {

@@ -13,7 +13,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,19 +107,11 @@ func startController() (*exec.Cmd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the controller: %w", err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + probeAddr + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd, nil
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err := util.WaitReady("http://"+probeAddr+"/readyz", time.Minute, nil); err != nil {
+		stopByPID(cmd, 5*time.Second)
+		return nil, fmt.Errorf("the controller: %w; see %s", err, logFile.Name())
 	}
-	stopByPID(cmd, 5*time.Second)
-	return nil, fmt.Errorf("the controller did not become ready within a minute; see %s", logFile.Name())
+	return cmd, nil
 }
 
 // stopByPID sends SIGTERM to the process and, after grace, SIGKILL.

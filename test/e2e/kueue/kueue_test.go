@@ -20,6 +20,7 @@ import (
 	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
 	"github.com/batchjob-dev/batchjob/internal/kueue"
 	"github.com/batchjob-dev/batchjob/internal/testutil"
+	"github.com/batchjob-dev/batchjob/test/util"
 )
 
 func requireKueue(t *testing.T) {
@@ -29,21 +30,10 @@ func requireKueue(t *testing.T) {
 	}
 }
 
-// eventually polls cond every half second until it holds or timeout passes; last describes
-// the state seen last, for the failure message.
+// eventually polls cond every half second until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (ok bool, last string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last seen: %s", timeout, what, last)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	util.Eventually(t, timeout, 500*time.Millisecond, what, cond)
 }
 
 func create(t *testing.T, c *cluster, objs ...client.Object) {

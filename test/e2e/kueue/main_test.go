@@ -13,7 +13,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,16 +186,8 @@ func (c *cluster) startController() error {
 		}
 		_ = logFile.Close()
 	})
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + c.probeAddr + "/readyz") //nolint:noctx // a local probe with a deadline loop
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err := util.WaitReady("http://"+c.probeAddr+"/readyz", time.Minute, done); err != nil {
+		return fmt.Errorf("the controller: %w; see %s", err, logFile.Name())
 	}
-	return fmt.Errorf("the controller did not become ready within a minute; see %s", logFile.Name())
+	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,27 +256,12 @@ integrations:
 }
 
 func waitReady(healthPort int, logPath string, exited <-chan struct{}) error {
-	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		resp, err := http.Get(ready) //nolint:gosec,noctx // a local probe with a deadline loop
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("kueue exited before it was ready:\n%s", tail(log, 4000))
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			return errors.New("kueue was not ready within 2 minutes:\n" + tail(log, 4000))
-		}
+	err := util.WaitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), 2*time.Minute, exited)
+	if err != nil {
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("kueue: %w:\n%s", err, tail(log, 4000))
 	}
+	return nil
 }
 
 // freePort returns a port on 127.0.0.1 that was free a moment ago.
