@@ -44,12 +44,18 @@ const (
 // cache grows with BatchJob pods, not with every pod of the cluster. Pods the controller
 // creates always carry it. Trade-off: with manualSelector, orphan pods that lack the label
 // are invisible, so they are neither adopted nor cleaned up.
+//
+// Cached objects are kept without their managedFields, as kube-controller-manager's
+// informers keep them: nothing here reads them, they are a large part of each object, and a
+// status write of an object without them sends less (the API server keeps the stored ones
+// when a write omits them).
 func CacheOptions(namespaces []string) cache.Options {
 	req, err := labels.NewRequirement(v1alpha1.ControllerUIDLabel, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant key; cannot fail
 	}
 	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: labels.NewSelector().Add(*req)},
 		},

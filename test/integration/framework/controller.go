@@ -36,8 +36,9 @@ type ControllerOptions struct {
 	// WrapConfig, when set, adjusts a copy of the rest config the manager uses (for
 	// example a WrapTransport that delays some requests).
 	WrapConfig func(*rest.Config)
-	// CacheTransform, when set, is applied to every object entering the manager's cache
-	// (upstream's tests use an informer transform to delay Job events).
+	// CacheTransform, when set, is applied to every object entering the manager's cache,
+	// after the controller's own (upstream's tests use an informer transform to delay Job
+	// events).
 	CacheTransform toolscache.TransformFunc
 	// Kueue runs the Kueue integration in the manager, as --kueue does (Kueue's CRDs must
 	// be installed and Kueue's types in the Env's scheme).
@@ -53,7 +54,15 @@ func (e *Env) StartController(opts ControllerOptions) (stop func(), err error) {
 		opts.WrapConfig(cfg)
 	}
 	cacheOpts := controller.CacheOptions(opts.Namespaces)
-	cacheOpts.DefaultTransform = opts.CacheTransform
+	if extra, strip := opts.CacheTransform, cacheOpts.DefaultTransform; extra != nil {
+		cacheOpts.DefaultTransform = func(obj any) (any, error) {
+			obj, err := strip(obj)
+			if err != nil {
+				return nil, err
+			}
+			return extra(obj)
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Cache:                  cacheOpts,
