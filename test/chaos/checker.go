@@ -30,9 +30,13 @@ type podRec struct {
 	createdAt time.Time
 	createdRV uint64
 
-	phase           corev1.PodPhase
-	exitCodes       []int32 // terminated containers' exit codes, last seen
-	deleting        bool    // deletionTimestamp seen
+	phase     corev1.PodPhase
+	exitCodes []int32 // terminated containers' exit codes, last seen
+	// codesRewritten: the exit codes changed after the pod was seen terminal. The
+	// simulated kubelet's kill stage can overwrite a pod that failed on its own while it
+	// was being deleted (exit 42, then 137): a controller may have judged either.
+	codesRewritten  bool
+	deleting        bool // deletionTimestamp seen
 	hasFinalizer    bool
 	terminalAt      time.Time // first seen Succeeded/Failed
 	endAt           time.Time // first seen terminal or deleting (the end of its active life)
@@ -210,6 +214,10 @@ func (ck *Checker) onPod(o client.Object, deleted, tomb bool) {
 	r.phase = p.Status.Phase
 	r.everSucceeded = r.everSucceeded || r.phase == corev1.PodSucceeded
 	if codes := exitCodes(p); len(codes) > 0 {
+		if wasTerminal && len(r.exitCodes) > 0 && !slices.Equal(codes, r.exitCodes) {
+			r.codesRewritten = true
+			j.note(ck.start, "pod %s exit codes %v rewritten to %v after it was terminal", p.Name, r.exitCodes, codes)
+		}
 		r.exitCodes = codes
 	}
 	if r.terminal() && r.terminalAt.IsZero() {

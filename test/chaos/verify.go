@@ -77,6 +77,8 @@ func (ck *Checker) classify(j *jobRec) podClasses {
 			c.succByIndex[p.index] = append(c.succByIndex[p.index], p.name)
 		case outOfRange:
 			c.A++
+		case p.phase == corev1.PodFailed && p.codesRewritten:
+			c.A++ // failed with one exit code, then rewritten: either judgement is right
 		case p.phase == corev1.PodFailed && j.spec != nil && slices.ContainsFunc(p.exitCodes, func(x int32) bool { return slices.Contains(j.spec.ignoreExitCodes, x) }):
 			if endedWithFinish(p) {
 				c.A++

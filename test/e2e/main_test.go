@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,13 +115,7 @@ func startController() (*exec.Cmd, error) {
 
 // stopByPID sends SIGTERM to the process and, after grace, SIGKILL.
 func stopByPID(cmd *exec.Cmd, grace time.Duration) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(grace):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	util.Terminate(cmd.Process, done, grace)
 }

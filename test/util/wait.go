@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,5 +50,17 @@ func WaitReady(url string, timeout time.Duration, exited <-chan struct{}) error 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s did not answer 200 OK within %v", url, timeout)
 		}
+	}
+}
+
+// Terminate stops a process the tests started, by its PID: SIGTERM, then SIGKILL after
+// grace; exited is closed when the process has been waited for.
+func Terminate(p *os.Process, exited <-chan struct{}, grace time.Duration) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-exited
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -177,13 +176,7 @@ func (c *cluster) startController() error {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	c.stops = append(c.stops, func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		util.Terminate(cmd.Process, done, 15*time.Second)
 		_ = logFile.Close()
 	})
 	if err := util.WaitReady("http://"+c.probeAddr+"/readyz", time.Minute, done); err != nil {

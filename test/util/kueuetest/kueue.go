@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -190,13 +189,7 @@ func Start(o Options) (stop func(), err error) {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	go mountCerts(o.Client, secret, filepath.Join(dir, "certs"), exited)
 	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		util.Terminate(cmd.Process, exited, 10*time.Second)
 		_ = logFile.Close()
 		if os.Getenv("BATCHJOB_TEST_LOG") != "" {
 			fmt.Fprintln(os.Stderr, "Kueue's log:", logFile.Name())
