@@ -162,13 +162,19 @@ func NewWorkload(job *v1alpha1.BatchJob, priorityRef *kueueapi.PriorityClassRef,
 // ComparePodSetSlices does: the counts, and the containers and init containers (resources);
 // scheduling directives are what admission changes, so they are not compared.
 func equivalent(job *v1alpha1.BatchJob, wl *kueueapi.Workload) bool {
+	return podSetsMatch(job, wl, true)
+}
+
+// podSetsMatch compares the job's pod sets with the Workload's: their containers and init
+// containers, and their counts when withCounts.
+func podSetsMatch(job *v1alpha1.BatchJob, wl *kueueapi.Workload, withCounts bool) bool {
 	want := PodSets(job)
 	if len(want) != len(wl.Spec.PodSets) {
 		return false
 	}
 	for i := range want {
 		a, b := &want[i], &wl.Spec.PodSets[i]
-		if a.Count != b.Count || ptr.Deref(a.MinCount, -1) != ptr.Deref(b.MinCount, -1) {
+		if withCounts && (a.Count != b.Count || ptr.Deref(a.MinCount, -1) != ptr.Deref(b.MinCount, -1)) {
 			return false
 		}
 		if !equality.Semantic.DeepEqual(a.Template.Spec.Containers, b.Template.Spec.Containers) ||
@@ -183,20 +189,7 @@ func equivalent(job *v1alpha1.BatchJob, wl *kueueapi.Workload) bool {
 // the job. Once quota is reserved the admission may have changed the job's parallelism
 // (partial admission), so only the containers are compared then.
 func prebuiltInSync(job *v1alpha1.BatchJob, wl *kueueapi.Workload) bool {
-	if !isTrue(wl, kueueapi.WorkloadQuotaReserved) {
-		return equivalent(job, wl)
-	}
-	want := PodSets(job)
-	if len(want) != len(wl.Spec.PodSets) {
-		return false
-	}
-	for i := range want {
-		a, b := &want[i].Template.Spec, &wl.Spec.PodSets[i].Template.Spec
-		if !equality.Semantic.DeepEqual(a.Containers, b.Containers) || !equality.Semantic.DeepEqual(a.InitContainers, b.InitContainers) {
-			return false
-		}
-	}
-	return true
+	return podSetsMatch(job, wl, !isTrue(wl, kueueapi.WorkloadQuotaReserved))
 }
 
 // PrebuiltWorkload is the name of the Workload the job's PrebuiltWorkloadLabel names, ""
