@@ -89,7 +89,6 @@ func newActRig(t *testing.T, failOn map[string]error, podNames ...string) *actRi
 	}
 	rig.c = fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
 		WithStatusSubresource(&v1alpha1.BatchJob{}).
-		WithIndex(&corev1.Pod{}, PodControllerUIDIndex, indexPodController).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 				if err := fail("create " + obj.GetGenerateName()); err != nil {

@@ -7,7 +7,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -132,19 +131,9 @@ func (r *Reconciler) sync(ctx context.Context, job *v1alpha1.BatchJob) (string, 
 		log.V(4).Info("Skipping pass on a cached BatchJob older than the controller's last write")
 		return metrics.ActionReconciling, ctrl.Result{RequeueAfter: staleRecheck}, nil
 	}
-	if route == plan.RouteWriteSelector {
-		patched, err := r.writeGeneratedSelector(ctx, job)
-		if err != nil {
-			return metrics.ActionReconciling, ctrl.Result{}, err
-		}
-		// The pass goes on with the stored job (upstream's API server writes the selector
-		// at creation, and its first pass already creates pods).
-		job, route = patched, plan.RouteOf(patched)
-		mem = r.mem.snapshot(job.UID, job.ResourceVersion, job.Status.IsFinished())
-	}
 	switch route {
 	case plan.RouteWriteSelector:
-		return metrics.ActionReconciling, ctrl.Result{}, fmt.Errorf("the generated selector did not take: %v", job.Spec.Selector)
+		return metrics.ActionReconciling, ctrl.Result{}, r.writeGeneratedSelector(ctx, job)
 	case plan.RouteNoSelector:
 		log.Info("BatchJob has manualSelector but no selector; not reconciling")
 		return metrics.ActionReconciling, ctrl.Result{}, nil

@@ -11,19 +11,17 @@ import (
 )
 
 // writeGeneratedSelector writes plan.GeneratedSelector, the selector and template labels
-// kube-apiserver generates for a batch/v1 Job, in one patch (plan.RouteWriteSelector), and
-// returns the job as the API server stored it, so that the pass can go on with it rather
-// than wait for the write to come back through the cache and the work queue.
-func (r *Reconciler) writeGeneratedSelector(ctx context.Context, job *v1alpha1.BatchJob) (*v1alpha1.BatchJob, error) {
+// kube-apiserver generates for a batch/v1 Job, in one patch (plan.RouteWriteSelector).
+func (r *Reconciler) writeGeneratedSelector(ctx context.Context, job *v1alpha1.BatchJob) error {
 	updated := job.DeepCopy()
 	updated.Spec.Selector, updated.Spec.Template.Labels = plan.GeneratedSelector(job)
 	// A merge patch, not an Update: a full object from Go structs carries empty structs
 	// (containers[].resources: {}) that the stored template lacks, and the CRD's
 	// template-immutability rule would reject that as a template change.
 	if err := r.Client.Patch(ctx, updated, client.MergeFromWithOptions(job, client.MergeFromWithOptimisticLock{})); err != nil {
-		return nil, err
+		return err
 	}
 	ctrl.LoggerFrom(ctx).V(4).Info("Wrote the generated selector")
 	r.mem.wrote(job.UID, updated.ResourceVersion, false, nil)
-	return updated, nil
+	return nil
 }
