@@ -48,14 +48,15 @@ const (
 // Cached objects are kept without their managedFields, as kube-controller-manager's
 // informers keep them: nothing here reads them, they are a large part of each object, and a
 // status write of an object without them sends less (the API server keeps the stored ones
-// when a write omits them).
+// when a write omits them). Cached pods also keep only the part of their spec the
+// controller reads (trimPodSpec).
 func CacheOptions(namespaces []string) cache.Options {
 	req, err := labels.NewRequirement(v1alpha1.ControllerUIDLabel, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant key; cannot fail
 	}
 	opts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: trimForCache,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: labels.NewSelector().Add(*req)},
 		},
@@ -67,6 +68,43 @@ func CacheOptions(namespaces []string) cache.Options {
 		}
 	}
 	return opts
+}
+
+// trimForCache drops what the controller never reads from an object entering the cache.
+func trimForCache(obj any) (any, error) {
+	obj, err := stripManagedFields(obj)
+	if pod, ok := obj.(*corev1.Pod); ok && err == nil {
+		trimPodSpec(pod)
+	}
+	return obj, err
+}
+
+var stripManagedFields = cache.TransformStripManagedFields()
+
+// trimPodSpec keeps of a pod's spec only what the controller reads: the node (failure
+// records, avoiding failed nodes) and each container's name, resources (the memory of a
+// replacement after an OOM kill) and restart policy (sidecars, in deletion order and
+// finish times). The rest of the spec (volumes, images, commands, environment, mounts,
+// probes, tolerations, ...) is most of a pod's memory, and a controller holding every
+// finished pod of every job pays for it per pod. Pods are only ever written with patches
+// that name their own fields, never from a cached copy.
+func trimPodSpec(pod *corev1.Pod) {
+	pod.Spec = corev1.PodSpec{
+		NodeName:       pod.Spec.NodeName,
+		InitContainers: trimContainers(pod.Spec.InitContainers),
+		Containers:     trimContainers(pod.Spec.Containers),
+	}
+}
+
+func trimContainers(in []corev1.Container) []corev1.Container {
+	if in == nil {
+		return nil
+	}
+	out := make([]corev1.Container, len(in))
+	for i := range in {
+		out[i] = corev1.Container{Name: in[i].Name, Resources: in[i].Resources, RestartPolicy: in[i].RestartPolicy}
+	}
+	return out
 }
 
 // SetupWithManager registers the field index, the BatchJob reconciler and the orphan-pod
