@@ -89,6 +89,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 	}
 	finished := changed && out.Finished != nil
 	r.mem.wrote(job.UID, rv, finished, out.Backoff)
+	r.mem.setNearEnd(job.UID, nearEnd(job, status))
 	mode := completionMode(job)
 	if finished {
 		result, log := metrics.ResultFailed, ctrl.LoggerFrom(ctx)

@@ -34,19 +34,15 @@ type podHandler struct {
 }
 
 // enqueue adds a pass of the job key, whose UID the event names, now or, for a busy job,
-// when its budget allows. An event about a pod of an older job of the same name (deleted
+// when its budget allows; ahead of the queue when its last pass left it near its end
+// (nearEndPriority). An event about a pod of an older job of the same name (deleted
 // and re-created) is not the live job's business: its pods are listed by UID, and the
 // orphan reconciler strips the finalizers of pods whose job is gone.
 func (h *podHandler) enqueue(q queue, key types.NamespacedName, uid types.UID) {
 	if !h.mem.isLive(key, uid) {
 		return
 	}
-	req := reconcile.Request{NamespacedName: key}
-	if d := h.mem.passDelay(uid); d > 0 {
-		q.AddAfter(req, d)
-		return
-	}
-	q.Add(req)
+	addPass(q, reconcile.Request{NamespacedName: key}, h.mem.passDelay(uid), h.mem.isNearEnd(uid))
 }
 
 func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q queue) {
@@ -188,8 +184,8 @@ func statusOnly(oldObj, newObj client.Object) bool {
 // jobStatusHandler enqueues a pass for a status-only update of a BatchJob the way pod
 // events are enqueued: at once for a quiet job, on its budget for a busy one. Otherwise
 // every status write of a busy job would trigger another immediate pass, and with it
-// another status write. Every other BatchJob event is enqueued at once (see
-// notStatusOnly).
+// another status write. Every other BatchJob event is enqueued at once by the For handler
+// (see notStatusOnly); this one only moves it ahead for a job near its end.
 type jobStatusHandler struct {
 	pods *podHandler
 }
@@ -200,8 +196,15 @@ func (h *jobStatusHandler) Generic(context.Context, event.TypedGenericEvent[clie
 }
 
 func (h *jobStatusHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q queue) {
+	key, uid := client.ObjectKeyFromObject(e.ObjectNew), e.ObjectNew.GetUID()
 	if statusOnly(e.ObjectOld, e.ObjectNew) {
-		h.pods.enqueue(q, client.ObjectKeyFromObject(e.ObjectNew), e.ObjectNew.GetUID())
+		h.pods.enqueue(q, key, uid)
+		return
+	}
+	// Enqueued at once by the For handler; moved ahead when the job is near its end (the
+	// generated selector of a one-pod job was just written, say).
+	if h.pods.mem.isLive(key, uid) && h.pods.mem.isNearEnd(uid) {
+		addPass(q, reconcile.Request{NamespacedName: key}, 0, true)
 	}
 }
 

@@ -60,6 +60,9 @@ type jobState struct {
 	// without being deleted (their controller-uid label was removed); the next pass reads
 	// them from the API server and releases those that no longer match the selector.
 	leftCache sets.Set[string]
+	// nearEnd is set when the job's last write left it with at most one pod's work to do
+	// (nearEnd): its passes are then put ahead of the queue.
+	nearEnd bool
 	// passTokens delays pod-event passes of a busy job; writeTokens its bookkeeping writes.
 	passTokens, writeTokens bucket
 }
@@ -249,6 +252,22 @@ func (m *jobMemory) takePodsLeftCache(uid types.UID) []string {
 	names := sets.List(s.leftCache)
 	s.leftCache = sets.New[string]()
 	return names
+}
+
+// setNearEnd records whether the job uid's last write left it near its end.
+func (m *jobMemory) setNearEnd(uid types.UID, near bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state(uid).nearEnd = near
+}
+
+// isNearEnd reports whether the job uid's passes go ahead of the queue: its last write left
+// it near its end, and it has not finished since.
+func (m *jobMemory) isNearEnd(uid types.UID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.jobs[uid]
+	return s != nil && s.nearEnd && !s.finished
 }
 
 // passDelay is how long a pod-event pass of the job uid waits: zero while it is quiet.

@@ -23,5 +23,6 @@ func (r *Reconciler) writeGeneratedSelector(ctx context.Context, job *v1alpha1.B
 	}
 	ctrl.LoggerFrom(ctx).V(4).Info("Wrote the generated selector")
 	r.mem.wrote(job.UID, updated.ResourceVersion, false, nil)
+	r.mem.setNearEnd(job.UID, nearEnd(job, &job.Status))
 	return nil
 }

@@ -1,0 +1,111 @@
+package controller
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/batchjob-dev/batchjob/internal/api/v1alpha1"
+	"github.com/batchjob-dev/batchjob/internal/testutil"
+)
+
+func TestNearEnd(t *testing.T) {
+	at := time.Unix(100, 0)
+	cases := map[string]struct {
+		job  *testutil.JobWrapper
+		want bool
+	}{
+		"new one-pod job":                      {job: testutil.MakeBatchJob("j", "ns").Completions(1).Parallelism(1), want: true},
+		"one-pod job, its pod running":         {job: testutil.MakeBatchJob("j", "ns").Completions(1).Active(1), want: true},
+		"new job of two completions":           {job: testutil.MakeBatchJob("j", "ns").Completions(2).Parallelism(1)},
+		"two completions, one succeeded":       {job: testutil.MakeBatchJob("j", "ns").Completions(2).Succeeded(1).Active(1), want: true},
+		"two completions, one being counted":   {job: testutil.MakeBatchJob("j", "ns").Completions(2).Active(1).Uncounted([]types.UID{"a"}, nil), want: true},
+		"failed pods do not count as progress": {job: testutil.MakeBatchJob("j", "ns").Completions(2).Failed(1).Uncounted(nil, []types.UID{"b"})},
+		"last completion, two pods active":     {job: testutil.MakeBatchJob("j", "ns").Completions(5).Succeeded(4).Active(2)},
+		"all succeeded, not yet finished":      {job: testutil.MakeBatchJob("j", "ns").Completions(5).Succeeded(5), want: true},
+		"work queue, one pod active":           {job: testutil.MakeBatchJob("j", "ns").NoCompletions(1).Active(1), want: true},
+		"work queue, three pods active":        {job: testutil.MakeBatchJob("j", "ns").NoCompletions(3).Active(3)},
+		"finished":                             {job: testutil.MakeBatchJob("j", "ns").Completions(1).Succeeded(1).Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "", "", at)},
+		"failed":                               {job: testutil.MakeBatchJob("j", "ns").Completions(1).Failed(7).Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "BackoffLimitExceeded", "", at)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			job := tc.job.Obj()
+			if got := nearEnd(job, &job.Status); got != tc.want {
+				t.Errorf("nearEnd = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+type queued struct {
+	Name     string
+	Priority int
+}
+
+// drain takes every ready item off q, in the order workers would get them.
+func drain(q priorityqueue.PriorityQueue[reconcile.Request]) []queued {
+	var out []queued
+	for q.Len() > 0 {
+		req, prio, _ := q.GetWithPriority()
+		q.Done(req)
+		out = append(out, queued{Name: req.Name, Priority: prio})
+	}
+	return out
+}
+
+// A pod event of a job near its end is passed ahead of passes queued before it; other
+// jobs' passes keep their order. A spec change of a job near its end (its generated
+// selector written) moves the pass the For handler queued ahead too.
+func TestNearEndPassesGoAhead(t *testing.T) {
+	clk := clocktesting.NewFakeClock(epoch)
+	mem := newJobMemory(clk, clk, 0, DefaultStatusBatchPeriod)
+	uids := map[string]types.UID{"first": "u1", "second": "u2", "near": "u3", "finished": "u4"}
+	for name, uid := range uids {
+		mem.begin(types.NamespacedName{Namespace: "ns", Name: name}, uid)
+	}
+	mem.setNearEnd("u3", true)
+	mem.setNearEnd("u4", true)
+	mem.wrote("u4", "9", true, nil)
+	h := &podHandler{mem: mem}
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	podEvent := func(job string) {
+		old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uids[job]).Obj()
+		pod := old.DeepCopy()
+		pod.Status.Phase = corev1.PodSucceeded
+		h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+	}
+	podEvent("first")
+	podEvent("finished")
+	podEvent("near")
+	podEvent("second")
+	want := []queued{{"near", nearEndPriority}, {"first", 0}, {"finished", 0}, {"second", 0}}
+	if diff := cmp.Diff(want, drain(q)); diff != "" {
+		t.Errorf("pod events: passes in the order workers get them (-want +got):\n%s", diff)
+	}
+
+	status := &jobStatusHandler{pods: h}
+	specEvent := func(job string) {
+		old := testutil.MakeBatchJob(job, "ns").WithUID(uids[job]).WithGeneration(1).Obj()
+		updated := old.DeepCopy()
+		updated.Generation = 2
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: job}}) // the For handler
+		status.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: updated}, q)
+	}
+	specEvent("first")
+	specEvent("near")
+	want = []queued{{"near", nearEndPriority}, {"first", 0}}
+	if diff := cmp.Diff(want, drain(q)); diff != "" {
+		t.Errorf("spec changes: passes in the order workers get them (-want +got):\n%s", diff)
+	}
+}
