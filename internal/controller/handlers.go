@@ -34,15 +34,18 @@ type podHandler struct {
 }
 
 // enqueue adds a pass of the job key, whose UID the event names, now or, for a busy job,
-// when its budget allows; ahead of the queue when its last pass left it near its end
-// (nearEndPriority). An event about a pod of an older job of the same name (deleted
+// when its budget allows. A pass for an event that moves the job towards its end (progress:
+// a pod finished, or its tracking finalizer is gone) goes ahead of the queue when the job's
+// last write left it near its end (nearEndPriority). Other events (a pod created, running
+// or ready, the job's own status writes) keep their place, so that they fold into the
+// pass a later event brings ahead instead of each costing a pass of their own. An event about a pod of an older job of the same name (deleted
 // and re-created) is not the live job's business: its pods are listed by UID, and the
 // orphan reconciler strips the finalizers of pods whose job is gone.
-func (h *podHandler) enqueue(q queue, key types.NamespacedName, uid types.UID) {
+func (h *podHandler) enqueue(q queue, key types.NamespacedName, uid types.UID, progress bool) {
 	if !h.mem.isLive(key, uid) {
 		return
 	}
-	addPass(q, reconcile.Request{NamespacedName: key}, h.mem.passDelay(uid), h.mem.isNearEnd(uid))
+	addPass(q, reconcile.Request{NamespacedName: key}, h.mem.passDelay(uid), progress && h.mem.isNearEnd(uid))
 }
 
 func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q queue) {
@@ -57,7 +60,7 @@ func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client
 		if pod.DeletionTimestamp != nil {
 			h.mem.deletionObserved(ref.UID, pod.UID)
 		}
-		h.enqueue(q, key, ref.UID)
+		h.enqueue(q, key, ref.UID, false)
 		return
 	}
 	h.enqueueMatchingJobs(ctx, pod, q)
@@ -79,7 +82,9 @@ func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client
 		if !jobpod.HasFinalizer(newPod) {
 			h.mem.finalizerRemovalObserved(newRef.UID, newPod.UID)
 		}
-		h.enqueue(q, key, newRef.UID)
+		progress := (!jobpod.IsTerminal(oldPod) && jobpod.IsTerminal(newPod)) ||
+			(jobpod.HasFinalizer(oldPod) && !jobpod.HasFinalizer(newPod))
+		h.enqueue(q, key, newRef.UID, progress)
 	}
 	if oldRef != nil && (newRef == nil || oldRef.UID != newRef.UID) {
 		// Released or re-parented: the old owner must recount, and its pending removal
@@ -87,7 +92,7 @@ func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client
 		key := types.NamespacedName{Namespace: oldPod.Namespace, Name: oldRef.Name}
 		h.mem.finalizerRemovalObserved(oldRef.UID, oldPod.UID)
 		h.mem.deletionObserved(oldRef.UID, oldPod.UID)
-		h.enqueue(q, key, oldRef.UID)
+		h.enqueue(q, key, oldRef.UID, false)
 	}
 	if newRef == nil && metav1.GetControllerOfNoCopy(newPod) == nil {
 		h.enqueueMatchingJobs(ctx, newPod, q)
@@ -118,7 +123,7 @@ func (h *podHandler) Delete(ctx context.Context, e event.TypedDeleteEvent[client
 	}
 	h.mem.deletionObserved(ref.UID, pod.UID)
 	h.mem.finalizerRemovalObserved(ref.UID, pod.UID)
-	h.enqueue(q, key, ref.UID)
+	h.enqueue(q, key, ref.UID, true)
 }
 
 func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], queue) {}
@@ -198,7 +203,7 @@ func (h *jobStatusHandler) Generic(context.Context, event.TypedGenericEvent[clie
 func (h *jobStatusHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q queue) {
 	key, uid := client.ObjectKeyFromObject(e.ObjectNew), e.ObjectNew.GetUID()
 	if statusOnly(e.ObjectOld, e.ObjectNew) {
-		h.pods.enqueue(q, key, uid)
+		h.pods.enqueue(q, key, uid, false)
 		return
 	}
 	// Enqueued at once by the For handler; moved ahead when the job is near its end (the

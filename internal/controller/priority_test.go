@@ -63,8 +63,8 @@ func drain(q priorityqueue.PriorityQueue[reconcile.Request]) []queued {
 	return out
 }
 
-// A pod event of a job near its end is passed ahead of passes queued before it; other
-// jobs' passes keep their order. A spec change of a job near its end (its generated
+// A pod finishing, or losing its tracking finalizer, in a job near its end is passed ahead
+// of passes queued before it; other events and other jobs' passes keep their order. A spec change of a job near its end (its generated
 // selector written) moves the pass the For handler queued ahead too.
 func TestNearEndPassesGoAhead(t *testing.T) {
 	clk := clocktesting.NewFakeClock(epoch)
@@ -94,7 +94,46 @@ func TestNearEndPassesGoAhead(t *testing.T) {
 		t.Errorf("pod events: passes in the order workers get them (-want +got):\n%s", diff)
 	}
 
+	// Only progress goes ahead: a pod that starts running, or the job's own status write,
+	// keeps its place; a finalizer removal goes ahead.
+	running := func(job string) {
+		old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uids[job]).Obj()
+		pod := old.DeepCopy()
+		pod.Status.Phase = corev1.PodRunning
+		h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+	}
 	status := &jobStatusHandler{pods: h}
+	statusWrite := func(job string) {
+		old := testutil.MakeBatchJob(job, "ns").WithUID(uids[job]).WithGeneration(1).Obj()
+		updated := old.DeepCopy()
+		updated.Status.Active = 1
+		status.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: updated}, q)
+	}
+	finalizerRemoved := func(job string) {
+		old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uids[job]).Phase(corev1.PodSucceeded).Obj()
+		pod := old.DeepCopy()
+		pod.Finalizers = nil
+		h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+	}
+	running("first")
+	running("near")
+	want = []queued{{"first", 0}, {"near", 0}}
+	if diff := cmp.Diff(want, drain(q)); diff != "" {
+		t.Errorf("pods running: (-want +got):\n%s", diff)
+	}
+	statusWrite("first")
+	statusWrite("near")
+	want = []queued{{"first", 0}, {"near", 0}}
+	if diff := cmp.Diff(want, drain(q)); diff != "" {
+		t.Errorf("status writes: (-want +got):\n%s", diff)
+	}
+	finalizerRemoved("first")
+	finalizerRemoved("near")
+	want = []queued{{"near", nearEndPriority}, {"first", 0}}
+	if diff := cmp.Diff(want, drain(q)); diff != "" {
+		t.Errorf("finalizers removed: (-want +got):\n%s", diff)
+	}
+
 	specEvent := func(job string) {
 		old := testutil.MakeBatchJob(job, "ns").WithUID(uids[job]).WithGeneration(1).Obj()
 		updated := old.DeepCopy()
