@@ -35,12 +35,14 @@ type podHandler struct {
 
 // enqueue adds a pass of the job key, whose UID the event names, now or, for a busy job,
 // when its budget allows. A pass for an event that moves the job towards its end (progress:
-// a pod finished, or its tracking finalizer is gone) goes ahead of the queue when the job's
-// last write left it near its end (nearEndPriority). Other events (a pod created, running
-// or ready, the job's own status writes) keep their place, so that they fold into the
-// pass a later event brings ahead instead of each costing a pass of their own. An event about a pod of an older job of the same name (deleted
-// and re-created) is not the live job's business: its pods are listed by UID, and the
-// orphan reconciler strips the finalizers of pods whose job is gone.
+// a pod finished, deleted, or its tracking finalizer gone) goes ahead of the queue when the
+// job's last write left it near its end (nearEndPriority). Other events (a pod created,
+// running or ready, the job's own status writes) keep their place, so that they fold into
+// the pass a later event brings ahead instead of each costing a pass of their own.
+//
+// An event about a pod of an older job of the same name (deleted and re-created) is not the
+// live job's business: its pods are listed by UID, and the orphan reconciler strips the
+// finalizers of pods whose job is gone.
 func (h *podHandler) enqueue(q queue, key types.NamespacedName, uid types.UID, progress bool) {
 	if !h.mem.isLive(key, uid) {
 		return

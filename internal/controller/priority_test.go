@@ -63,9 +63,18 @@ func drain(q priorityqueue.PriorityQueue[reconcile.Request]) []queued {
 	return out
 }
 
+// podUpdate delivers to h an update of job's pod, in phase before, changed by change.
+func podUpdate(h *podHandler, q queue, job string, uid types.UID, before corev1.PodPhase, change func(*corev1.Pod)) {
+	old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uid).Phase(before).Obj()
+	pod := old.DeepCopy()
+	change(pod)
+	h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+}
+
 // A pod finishing, or losing its tracking finalizer, in a job near its end is passed ahead
-// of passes queued before it; other events and other jobs' passes keep their order. A spec change of a job near its end (its generated
-// selector written) moves the pass the For handler queued ahead too.
+// of passes queued before it; other events and other jobs' passes keep their order. A spec
+// change of a job near its end (its generated selector written) moves the pass the For
+// handler queued ahead too.
 func TestNearEndPassesGoAhead(t *testing.T) {
 	clk := clocktesting.NewFakeClock(epoch)
 	mem := newJobMemory(clk, clk, 0, DefaultStatusBatchPeriod)
@@ -80,10 +89,7 @@ func TestNearEndPassesGoAhead(t *testing.T) {
 	q := priorityqueue.New[reconcile.Request]("test")
 	defer q.ShutDown()
 	podEvent := func(job string) {
-		old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uids[job]).Obj()
-		pod := old.DeepCopy()
-		pod.Status.Phase = corev1.PodSucceeded
-		h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+		podUpdate(h, q, job, uids[job], corev1.PodPending, func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded })
 	}
 	podEvent("first")
 	podEvent("finished")
@@ -97,10 +103,7 @@ func TestNearEndPassesGoAhead(t *testing.T) {
 	// Only progress goes ahead: a pod that starts running, or the job's own status write,
 	// keeps its place; a finalizer removal goes ahead.
 	running := func(job string) {
-		old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uids[job]).Obj()
-		pod := old.DeepCopy()
-		pod.Status.Phase = corev1.PodRunning
-		h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+		podUpdate(h, q, job, uids[job], corev1.PodPending, func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning })
 	}
 	status := &jobStatusHandler{pods: h}
 	statusWrite := func(job string) {
@@ -110,10 +113,7 @@ func TestNearEndPassesGoAhead(t *testing.T) {
 		status.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: updated}, q)
 	}
 	finalizerRemoved := func(job string) {
-		old := testutil.MakePod(job+"-pod", "ns").ControlledBy(job, uids[job]).Phase(corev1.PodSucceeded).Obj()
-		pod := old.DeepCopy()
-		pod.Finalizers = nil
-		h.Update(context.Background(), event.TypedUpdateEvent[client.Object]{ObjectOld: old, ObjectNew: pod}, q)
+		podUpdate(h, q, job, uids[job], corev1.PodSucceeded, func(p *corev1.Pod) { p.Finalizers = nil })
 	}
 	running("first")
 	running("near")
