@@ -51,44 +51,60 @@ func (r *Reconciler) act(ctx context.Context, job *v1alpha1.BatchJob, out *plan.
 			return ctrl.Result{RequeueAfter: earliest(out.RequeueAfter, wait)}, nil
 		}
 	}
-	if err := r.writeStatus(ctx, job, status, changed, out); err != nil {
+	stored, err := r.writeStatus(ctx, job, status, changed, out)
+	if err != nil {
 		return ctrl.Result{}, joinErrors(createErr, err)
 	}
 	finalizerErr := r.removeFinalizers(ctx, job, out.RemoveFinalizers)
-	for _, ev := range out.Events {
-		r.Recorder.Eventf(job, nil, ev.Type, ev.Reason, "Sync", "%s", ev.Message)
+	r.record(job, out.Events)
+	requeue := out.RequeueAfter
+	if rel := out.AfterRelease; rel != nil && createErr == nil && finalizerErr == nil {
+		// Every release succeeded and they were all that kept the job from finishing:
+		// count them and finish it now rather than in a pass of its own.
+		if _, err := r.writeStatus(ctx, stored, &rel.Status, true, rel); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.record(job, rel.Events)
+		requeue = earliest(requeue, rel.RequeueAfter)
 	}
 	var ttlErr error
 	if out.TTLExpired {
 		ttlErr = r.deleteExpired(ctx, job)
 	}
-	err := joinErrors(createErr, finalizerErr, ttlErr)
+	err = joinErrors(createErr, finalizerErr, ttlErr)
 	if err == nil && out.MoreWork {
 		// The pass hit a per-pass cap: carry on at once (rate limited by the work queue).
 		return ctrl.Result{Requeue: true}, nil
 	}
-	return ctrl.Result{RequeueAfter: out.RequeueAfter}, err
+	return ctrl.Result{RequeueAfter: requeue}, err
+}
+
+// record emits a pass's events on job.
+func (r *Reconciler) record(job *v1alpha1.BatchJob, events []plan.Event) {
+	for _, ev := range events {
+		r.Recorder.Eventf(job, nil, ev.Type, ev.Reason, "Sync", "%s", ev.Message)
+	}
 }
 
 // writeStatus stores status with one full update of the status subresource, optimistic on
 // the cached resourceVersion: a conflict means the cache was stale, and the pass is retried.
 // Only after it succeeded (or none was needed) are the backoff record, the finished mark and
-// the per-pass metrics kept.
-func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, status *v1alpha1.BatchJobStatus, changed bool, out *plan.Result) error {
-	rv := job.ResourceVersion
+// the per-pass metrics kept. It returns the job as now stored.
+func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, status *v1alpha1.BatchJobStatus, changed bool, out *plan.Result) (*v1alpha1.BatchJob, error) {
+	stored := job
 	if changed {
 		updated := job.DeepCopy()
 		updated.Status = *status
 		r.mem.takeWrite(job.UID)
 		if err := r.Client.Status().Update(ctx, updated); err != nil {
-			return err
+			return nil, err
 		}
-		rv = updated.ResourceVersion
+		stored = updated
 		ctrl.LoggerFrom(ctx).V(4).Info("Updated status", "active", status.Active,
 			"succeeded", status.Succeeded, "failed", status.Failed)
 	}
 	finished := changed && out.Finished != nil
-	r.mem.wrote(job.UID, rv, finished, out.Backoff)
+	r.mem.wrote(job.UID, stored.ResourceVersion, finished, out.Backoff)
 	r.mem.setNearEnd(job.UID, nearEnd(job, status))
 	mode := completionMode(job)
 	if finished {
@@ -109,7 +125,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, job *v1alpha1.BatchJob, st
 	for action, n := range out.FailurePolicyActions {
 		metrics.PodFailuresHandledByFailurePolicy.WithLabelValues(string(action)).Add(float64(n))
 	}
-	return nil
+	return stored, nil
 }
 
 // recordFinishedIndexes counts the indexes that became completed or failed with this

@@ -242,3 +242,59 @@ func TestActDefersBookkeeping(t *testing.T) {
 	}
 	rig.checkOrder(t, nil)
 }
+
+// TestActWriteAfterRelease: when the plan says the pass's releases let the job finish,
+// act writes the finishing status right after them, in the same pass, with its events
+// and TTL timer; when a release fails it does not, and the next pass counts as before.
+func TestActWriteAfterRelease(t *testing.T) {
+	recorded := v1alpha1.BatchJobStatus{Succeeded: 0, UncountedTerminatedPods: &v1alpha1.UncountedTerminatedPods{Succeeded: []types.UID{"uid-fin-c"}}}
+	done := v1alpha1.BatchJobStatus{Succeeded: 1, UncountedTerminatedPods: &v1alpha1.UncountedTerminatedPods{},
+		Conditions: []v1alpha1.JobCondition{{Type: v1alpha1.JobComplete, Status: corev1.ConditionTrue, Reason: "CompletionsReached"}}}
+	plans := func(rig *actRig) *plan.Result {
+		return &plan.Result{
+			Status: recorded, StatusChanged: true, RemoveFinalizers: []*corev1.Pod{rig.pods["fin-c"]}, RequeueAfter: time.Hour,
+			AfterRelease: &plan.Result{Status: done, StatusChanged: true, RequeueAfter: time.Minute,
+				Finished: &plan.Finish{Succeeded: true, Reason: "CompletionsReached"}, PodsFinishedSucceeded: 1,
+				Events: []plan.Event{{Type: corev1.EventTypeNormal, Reason: "Completed", Message: "Job completed"}}},
+		}
+	}
+	for name, tc := range map[string]struct {
+		failOn     map[string]error
+		wantReqs   []string
+		wantStatus v1alpha1.BatchJobStatus
+		wantResult ctrl.Result
+		wantErr    bool
+		wantStale  bool // the memory marks the job finished: a cached copy not yet finished is stale
+	}{
+		"every release succeeded": {
+			wantReqs:   []string{"update-status pi", "patch fin-c", "update-status pi", "event Completed"},
+			wantStatus: done, wantResult: ctrl.Result{RequeueAfter: time.Minute}, wantStale: true,
+		},
+		"a release failed": {
+			failOn:     map[string]error{"patch fin-c": errors.New("boom")},
+			wantReqs:   []string{"update-status pi", "patch fin-c"},
+			wantStatus: recorded, wantResult: ctrl.Result{RequeueAfter: time.Hour}, wantErr: true,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rig := newActRig(t, tc.failOn, "fin-c")
+			res, err := rig.r.act(context.Background(), rig.job, plans(rig))
+			if (err != nil) != tc.wantErr || res != tc.wantResult {
+				t.Errorf("act = %+v, %v; want %+v, error %v", res, err, tc.wantResult, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.wantReqs, rig.log.got); diff != "" {
+				t.Errorf("requests (-want,+got):\n%s", diff)
+			}
+			stored := &v1alpha1.BatchJob{}
+			if err := rig.c.Get(context.Background(), client.ObjectKeyFromObject(rig.job), stored); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantStatus, stored.Status); diff != "" {
+				t.Errorf("stored status (-want,+got):\n%s", diff)
+			}
+			if stale := rig.r.mem.snapshot(rig.job.UID, stored.ResourceVersion, false).stale; stale != tc.wantStale {
+				t.Errorf("cached copy not finished is stale = %v, want %v", stale, tc.wantStale)
+			}
+		})
+	}
+}

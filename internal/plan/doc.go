@@ -37,11 +37,14 @@
 // The finalizer protocol (upstream trackJobStatusAndRemoveFinalizers). Every pod carries
 // batchjob.dev/job-tracking until it is counted. A finished pod is first recorded in
 // status.uncountedTerminatedPods (Indexed successes directly in completedIndexes), then
-// its finalizer is removed, then a later pass moves it into succeeded or failed. One status
-// write per pass, before the finalizer removals. The interim condition (SuccessCriteriaMet
-// or FailureTarget) is written with the decision; the terminal one (Complete or Failed)
-// only once nothing is uncounted or terminating and no pod of the job keeps the
-// finalizer, so a job seen finished has none left.
+// its finalizer is removed, then a later pass moves it into succeeded or failed, folded
+// into that pass's write. One status write per pass, before the finalizer removals. The
+// interim condition (SuccessCriteriaMet or FailureTarget) is written with the decision;
+// the terminal one (Complete or Failed) only once nothing is uncounted or terminating and
+// no pod of the job keeps the finalizer, so a job seen finished has none left. When this
+// pass's removals are all that stands in the way, a second write after them counts the
+// released pods and finishes the job (upstream flushUncountedAndRemoveFinalizers, then
+// enactJobFinished), so a finishing job costs no extra pass.
 //
 // Failures (upstream isPodFailed, matchPodFailurePolicy, getNewIndexFailureCounts). A
 // pod counts as failed in phase Failed, or when deleted before succeeding unless

@@ -37,11 +37,19 @@ func FuzzPlan(f *testing.F) {
 		checkPass(t, in, res)
 		res = failSomeCreations(t, r, j, res)
 		j2, ps2 := apply(j, ps, res)
+		first := res.Status.UncountedTerminatedPods
+		if rel := res.AfterRelease; rel != nil {
+			checkAfterRelease(t, in, res)
+			if r.Intn(2) == 0 { // the controller made the write after the releases
+				j2.Status = *rel.Status.DeepCopy()
+				first = rel.Status.UncountedTerminatedPods
+			}
+		}
 		in2 := Input{Job: j2, Pods: ps2, Now: now.Add(time.Second), ExpectationsSatisfied: true, Backoff: res.Backoff}
 		res2 := Plan(in2)
 		checkPass(t, in2, res2)
 		if !j.Status.IsFinished() && !res.TTLExpired {
-			checkNoRecount(t, res.Status.UncountedTerminatedPods, j.Status.UncountedTerminatedPods, res2.Status.UncountedTerminatedPods)
+			checkNoRecount(t, first, j.Status.UncountedTerminatedPods, res2.Status.UncountedTerminatedPods)
 			if res2.Status.Succeeded < res.Status.Succeeded || res2.Status.Failed < res.Status.Failed {
 				t.Errorf("counters decreased: %d/%d then %d/%d", res.Status.Succeeded, res.Status.Failed, res2.Status.Succeeded, res2.Status.Failed)
 			}
@@ -114,6 +122,32 @@ func checkCounters(t *testing.T, job *v1alpha1.BatchJob, res Result) {
 			t.Errorf("succeeded grew by %d, but %d UIDs left the uncounted list", got, want)
 		}
 	}
+}
+
+// checkAfterRelease: the write after the releases comes only when they were the last
+// finalizers of the job; it counts every uncounted pod and finishes the job.
+func checkAfterRelease(t *testing.T, in Input, res Result) {
+	t.Helper()
+	rel := res.AfterRelease
+	released := sets.New[types.UID]()
+	for _, p := range res.RemoveFinalizers {
+		released.Insert(p.UID)
+	}
+	for _, p := range in.Pods {
+		if jobpod.HasFinalizer(p) && !released.Has(p.UID) {
+			t.Errorf("write after the releases planned while pod %s keeps its finalizer", p.Name)
+		}
+	}
+	if u := rel.Status.UncountedTerminatedPods; u == nil || len(u.Succeeded)+len(u.Failed) > 0 {
+		t.Errorf("write after the releases leaves pods uncounted: %+v", u)
+	}
+	if rel.Finished == nil || !rel.Status.IsFinished() || len(res.Create)+len(res.Delete) > 0 {
+		t.Errorf("write after the releases does not finish the job, or follows pod changes: %+v", rel)
+	}
+	written := in.Job.DeepCopy()
+	v1alpha1.SetDefaults(written)
+	written.Status = *res.Status.DeepCopy()
+	checkCounters(t, written, *rel)
 }
 
 // checkNoRecount: a UID that left the uncounted lists (was counted) never comes back.

@@ -34,6 +34,8 @@ type outcome struct {
 	FailurePolicyActions                      map[v1alpha1.PodFailurePolicyAction]int32
 	RequeueAfter                              time.Duration
 	TTLExpired                                bool
+	// AfterRelease is the write planned after the finalizer removals, if any.
+	AfterRelease *outcome
 }
 
 func summarize(r Result) outcome {
@@ -58,6 +60,10 @@ func summarize(r Result) outcome {
 	}
 	for _, p := range r.RemoveFinalizers {
 		o.RemoveFinalizers = append(o.RemoveFinalizers, p.Name)
+	}
+	if r.AfterRelease != nil {
+		rel := summarize(*r.AfterRelease)
+		o.AfterRelease = &rel
 	}
 	return o
 }

@@ -94,6 +94,7 @@ func Plan(in Input) Result {
 	}
 	p.track()
 	p.finishStatus()
+	p.res.AfterRelease = p.afterRelease()
 	return p.res
 }
 

@@ -36,7 +36,12 @@ func TestPlanCompletionIndexes(t *testing.T) {
 			beyond: true,
 			want: outcome{Status: status().Succeeded(2).CompletedIndexes("3,7").StartTime(started).State(v1alpha1.StateSuccessCriteriaMet).
 				Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", met, now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"a", "b"}, PodsFinishedSucceeded: 2},
+				StatusChanged: true, RemoveFinalizers: []string{"a", "b"}, PodsFinishedSucceeded: 2,
+				AfterRelease: &outcome{Status: status().Succeeded(2).CompletedIndexes("3,7").StartTime(started).CompletionTime(now).
+					State(v1alpha1.StateComplete).
+					Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", met, now).
+					Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "CompletionsReached", met, now).Obj(),
+					StatusChanged: true, Events: []Event{completedEvent()}, Finished: &Finish{Succeeded: true, Reason: "CompletionsReached"}}},
 		},
 		"a failed selected index with backoffLimitPerIndex 0 fails the job once the rest succeeded": {
 			job: sel(2, "3,7").BackoffLimitPerIndex(0).Status(status().Active(1).Succeeded(1).CompletedIndexes("7").
@@ -47,7 +52,14 @@ func TestPlanCompletionIndexes(t *testing.T) {
 				State(v1alpha1.StateFailureTarget).RecentFailures(v1alpha1.PodFailure{Pod: "f", Index: ptrInt32(3), Container: "main",
 				ExitCode: 1, Reason: "Error", Time: metaTime(ago(time.Hour))}).
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"f"}},
+				StatusChanged: true, RemoveFinalizers: []string{"f"},
+				AfterRelease: &outcome{Status: status().Succeeded(1).Failed(1).CompletedIndexes("7").FailedIndexes("3").StartTime(started).
+					State(v1alpha1.StateFailed).RecentFailures(v1alpha1.PodFailure{Pod: "f", Index: ptrInt32(3), Container: "main",
+					ExitCode: 1, Reason: "Error", Time: metaTime(ago(time.Hour))}).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "FailedIndexes", Message: v1alpha1.MessageFailedIndexes}},
+					Finished: &Finish{Reason: "FailedIndexes"}, PodsFinishedFailed: 1}},
 		},
 	})
 	res := Plan(Input{Job: sel(2, "3,7").Status(status().Succeeded(1).CompletedIndexes("3").StartTime(started).Obj()).Obj(),

@@ -53,7 +53,12 @@ func TestPlanDeadline(t *testing.T) {
 			want: outcome{Status: status().StartTime(started).UncountedFailed("f").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
 					v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"f"}},
+				StatusChanged: true, RemoveFinalizers: []string{"f"},
+				AfterRelease: &outcome{Status: status().StartTime(started).Failed(1).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "BackoffLimitExceeded", Message: v1alpha1.MessageBackoffLimitExceeded + ": last failed pod f, container main exited with code 1"}},
+					Finished: &Finish{Reason: "BackoffLimitExceeded"}, PodsFinishedFailed: 1}},
 		},
 		"restartPolicy OnFailure: restarts reach the limit": {
 			job: job("pi", "ns").RestartPolicy(corev1.RestartPolicyOnFailure).BackoffLimit(2).
@@ -103,7 +108,12 @@ func TestPlanPodFailurePolicy(t *testing.T) {
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
 					v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).Obj(),
 				StatusChanged: true, RemoveFinalizers: []string{"f"},
-				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionCount: 1}},
+				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionCount: 1},
+				AfterRelease: &outcome{Status: status().StartTime(started).Failed(1).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "BackoffLimitExceeded", v1alpha1.MessageBackoffLimitExceeded+": last failed pod f, container main exited with code 1", now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "BackoffLimitExceeded", Message: v1alpha1.MessageBackoffLimitExceeded + ": last failed pod f, container main exited with code 1"}},
+					Finished: &Finish{Reason: "BackoffLimitExceeded"}, PodsFinishedFailed: 1}},
 		},
 		"terminating pod is not failed under podReplacementPolicy Failed": {
 			job: job("pi", "ns").PodFailurePolicy(exitCodeRule(v1alpha1.PodFailurePolicyActionFailJob, 5)).
@@ -130,7 +140,11 @@ func TestPlanPodFailurePolicy(t *testing.T) {
 			want: outcome{Status: status().Succeeded(1).CompletedIndexes("0").StartTime(started).UncountedFailed("f").
 				Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "SuccessPolicy", "Matched rules at index 0", ago(time.Second)).Obj(),
 				StatusChanged: true, RemoveFinalizers: []string{"f"},
-				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionFailJob: 1}},
+				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionFailJob: 1},
+				AfterRelease: &outcome{Status: status().Succeeded(1).Failed(1).CompletedIndexes("0").StartTime(started).CompletionTime(now).
+					Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "SuccessPolicy", "Matched rules at index 0", ago(time.Second)).
+					Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "SuccessPolicy", "Matched rules at index 0", now).Obj(),
+					StatusChanged: true, Events: []Event{completedEvent()}, Finished: &Finish{Succeeded: true, Reason: "SuccessPolicy"}, PodsFinishedFailed: 1}},
 		},
 	})
 }

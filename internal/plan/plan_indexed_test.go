@@ -35,13 +35,17 @@ func TestPlanIndexed(t *testing.T) {
 		// Upstream's contract: a job seen Complete has no pod left with the tracking
 		// finalizer. The pass that records the last indexes releases their finalizers; the
 		// terminal condition waits for the pass that sees them gone.
-		"indexed job: last indexes recorded, Complete waits for their finalizers": {
+		"indexed job: last indexes recorded, Complete once their finalizers are released": {
 			job: job("pi", "ns").Indexed().Completions(3).Parallelism(3).Status(status().Active(3).StartTime(started).Obj()).Obj(),
 			pods: pods(succeeded("c").Index(2), succeeded("a").Index(0), succeeded("b").Index(1),
 				succeeded("b2").Index(1)),
 			want: outcome{Status: status().Succeeded(3).CompletedIndexes("0-2").StartTime(started).
 				Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"a", "b", "b2", "c"}, PodsFinishedSucceeded: 3},
+				StatusChanged: true, RemoveFinalizers: []string{"a", "b", "b2", "c"}, PodsFinishedSucceeded: 3,
+				AfterRelease: &outcome{Status: status().Succeeded(3).CompletedIndexes("0-2").StartTime(started).CompletionTime(now).
+					Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).
+					Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).Obj(),
+					StatusChanged: true, Events: []Event{completedEvent()}, Finished: &Finish{Succeeded: true, Reason: "CompletionsReached"}}},
 		},
 		"indexed job: last finalizer removal still in flight, not Complete yet": {
 			job: job("pi", "ns").Indexed().Completions(3).Parallelism(3).Status(status().Succeeded(3).CompletedIndexes("0-2").StartTime(started).

@@ -51,7 +51,12 @@ func TestPlanBackoffLimitPerIndex(t *testing.T) {
 			pods: pods(failedAt("f0", 20*time.Second).Index(0), succeeded("s1").Index(1)),
 			want: outcome{Status: status().Succeeded(1).CompletedIndexes("1").FailedIndexes("0").StartTime(started).UncountedFailed("f0").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"f0", "s1"}, PodsFinishedSucceeded: 1},
+				StatusChanged: true, RemoveFinalizers: []string{"f0", "s1"}, PodsFinishedSucceeded: 1,
+				AfterRelease: &outcome{Status: status().Succeeded(1).Failed(1).CompletedIndexes("1").FailedIndexes("0").StartTime(started).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "FailedIndexes", Message: v1alpha1.MessageFailedIndexes}},
+					Finished: &Finish{Reason: "FailedIndexes"}, PodsFinishedFailed: 1}},
 		},
 		"FailIndex rule fails the index at once; Ignore bumps the ignored count": {
 			job: base().PodFailurePolicy(exitCodeRule(v1alpha1.PodFailurePolicyActionFailIndex, 7), exitCodeRule(v1alpha1.PodFailurePolicyActionIgnore, 3)).
@@ -100,7 +105,12 @@ func TestPlanSuccessPolicy(t *testing.T) {
 			pods: pods(succeeded("s0").Index(0), failedAt("f1", time.Minute).Index(1)),
 			want: outcome{Status: status().Succeeded(1).CompletedIndexes("0").FailedIndexes("1").StartTime(started).UncountedFailed("f1").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"s0", "f1"}, PodsFinishedSucceeded: 1},
+				StatusChanged: true, RemoveFinalizers: []string{"s0", "f1"}, PodsFinishedSucceeded: 1,
+				AfterRelease: &outcome{Status: status().Succeeded(1).Failed(1).CompletedIndexes("0").FailedIndexes("1").StartTime(started).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "FailedIndexes", v1alpha1.MessageFailedIndexes, now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "FailedIndexes", Message: v1alpha1.MessageFailedIndexes}},
+					Finished: &Finish{Reason: "FailedIndexes"}, PodsFinishedFailed: 1}},
 		},
 	})
 }

@@ -76,7 +76,12 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 			want: outcome{Status: status().Succeeded(1).CompletedIndexes("0").StartTime(started).UncountedFailed("f1").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded",
 					backoffMsg(": last failed pod f1, container main exited with code 1"), now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"s0", "f1"}, PodsFinishedSucceeded: 1},
+				StatusChanged: true, RemoveFinalizers: []string{"s0", "f1"}, PodsFinishedSucceeded: 1,
+				AfterRelease: &outcome{Status: status().Succeeded(1).Failed(1).CompletedIndexes("0").StartTime(started).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "BackoffLimitExceeded", backoffMsg(": last failed pod f1, container main exited with code 1"), now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "BackoffLimitExceeded", backoffMsg(": last failed pod f1, container main exited with code 1"), now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "BackoffLimitExceeded", Message: backoffMsg(": last failed pod f1, container main exited with code 1")}},
+					Finished: &Finish{Reason: "BackoffLimitExceeded"}, PodsFinishedFailed: 1}},
 		},
 		"existing FailureTarget never turns into SuccessCriteriaMet": {
 			job: job("pi", "ns").Indexed().Completions(2).Parallelism(2).SuccessPolicy(successRule).
@@ -85,7 +90,12 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 			pods: pods(succeeded("s0").Index(0)),
 			want: outcome{Status: status().Failed(1).Succeeded(1).CompletedIndexes("0").StartTime(started).
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, ago(time.Second)).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"s0"}, PodsFinishedSucceeded: 1},
+				StatusChanged: true, RemoveFinalizers: []string{"s0"}, PodsFinishedSucceeded: 1,
+				AfterRelease: &outcome{Status: status().Failed(1).Succeeded(1).CompletedIndexes("0").StartTime(started).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, ago(time.Second)).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "PodFailurePolicy", Message: failJobMsg}},
+					Finished: &Finish{Reason: "PodFailurePolicy"}}},
 		},
 		"existing FailureTarget: Failed once no pod keeps the finalizer": {
 			job: job("pi", "ns").Indexed().Completions(2).Parallelism(2).SuccessPolicy(successRule).
@@ -117,7 +127,12 @@ func TestPlanPolicyEdgeCases(t *testing.T) {
 			want: outcome{Status: status().FailedIndexes("").StartTime(started).UncountedFailed("a").
 				Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, now).Obj(),
 				StatusChanged: true, RemoveFinalizers: []string{"a"},
-				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionFailJob: 1}},
+				FailurePolicyActions: map[v1alpha1.PodFailurePolicyAction]int32{v1alpha1.PodFailurePolicyActionFailJob: 1},
+				AfterRelease: &outcome{Status: status().Failed(1).FailedIndexes("").StartTime(started).
+					Condition(v1alpha1.JobFailureTarget, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, now).
+					Condition(v1alpha1.JobFailed, corev1.ConditionTrue, "PodFailurePolicy", failJobMsg, now).Obj(),
+					StatusChanged: true, Events: []Event{{Type: corev1.EventTypeWarning, Reason: "PodFailurePolicy", Message: failJobMsg}},
+					Finished: &Finish{Reason: "PodFailurePolicy"}, PodsFinishedFailed: 1}},
 		},
 	})
 }

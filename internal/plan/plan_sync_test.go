@@ -103,7 +103,11 @@ func TestPlanSync(t *testing.T) {
 			pods: pods(succeeded("a"), succeeded("b"), succeeded("old").NoFinalizer()),
 			want: outcome{Status: status().Succeeded(1).StartTime(started).Uncounted(uids("a", "b"), nil).
 				Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"a", "b"}},
+				StatusChanged: true, RemoveFinalizers: []string{"a", "b"},
+				AfterRelease: &outcome{Status: status().Succeeded(3).StartTime(started).CompletionTime(now).
+					Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).
+					Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).Obj(),
+					StatusChanged: true, Events: []Event{completedEvent()}, Finished: &Finish{Succeeded: true, Reason: "CompletionsReached"}, PodsFinishedSucceeded: 2}},
 		},
 		"job finish: counted in the next pass, then Complete": {
 			job: job("pi", "ns").Parallelism(2).Completions(3).Status(status().Succeeded(1).StartTime(started).Uncounted(uids("a", "b"), nil).
@@ -135,7 +139,11 @@ func TestPlanSync(t *testing.T) {
 			pods: pods(succeeded("s"), failed("f")),
 			want: outcome{Status: status().StartTime(started).Uncounted(uids("s"), uids("f")).
 				Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).Obj(),
-				StatusChanged: true, RemoveFinalizers: []string{"s", "f"}},
+				StatusChanged: true, RemoveFinalizers: []string{"s", "f"},
+				AfterRelease: &outcome{Status: status().Succeeded(1).Failed(1).StartTime(started).CompletionTime(now).
+					Condition(v1alpha1.JobSuccessCriteriaMet, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).
+					Condition(v1alpha1.JobComplete, corev1.ConditionTrue, "CompletionsReached", "Reached expected number of succeeded pods", now).Obj(),
+					StatusChanged: true, Events: []Event{completedEvent()}, Finished: &Finish{Succeeded: true, Reason: "CompletionsReached"}, PodsFinishedSucceeded: 1, PodsFinishedFailed: 1}},
 		},
 		"deleting job: finalizers released, running pods not counted": {
 			job:  job("pi", "ns").Parallelism(2).Completions(5).DeletionTimestamp(ago(time.Second)).Status(status().Active(2).StartTime(started).Obj()).Obj(),

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -151,41 +152,95 @@ func (p *pass) canRemoveFinalizer(pod *corev1.Pod, failed bool) bool {
 // addConditions writes the interim condition of a finish decision, and the terminal one
 // once nothing is uncounted or terminating and no pod of the job keeps the tracking
 // finalizer: upstream's contract is that a job seen Complete or Failed has none left.
-// Finalizers released in this pass are seen gone by the next one, which writes it.
+// When only this pass's releases stand in the way, afterRelease plans the write that
+// follows them.
 func (p *pass) addConditions(capped bool) {
 	if p.decision == nil {
 		return
 	}
-	terminal := *p.decision
-	terminal.LastProbeTime, terminal.LastTransitionTime = p.now, p.now
 	if p.decision.Type == v1alpha1.JobSuccessCriteriaMet {
 		if trueCondition(p.st, v1alpha1.JobSuccessCriteriaMet) == nil {
 			p.st.Conditions = append(p.st.Conditions, *p.decision)
 		}
-		terminal.Type = v1alpha1.JobComplete
-	} else {
-		if !p.carried {
-			p.st.Conditions = append(p.st.Conditions, *p.decision)
-		}
-		terminal.Type = v1alpha1.JobFailed
+	} else if !p.carried {
+		p.st.Conditions = append(p.st.Conditions, *p.decision)
 	}
 	u := p.st.UncountedTerminatedPods
 	if capped || len(u.Succeeded)+len(u.Failed) > 0 || p.terminating > 0 || p.anyFinalizer() {
 		return
 	}
-	ensureCondition(p.st, terminal)
-	p.res.Finished = &Finish{Succeeded: terminal.Type == v1alpha1.JobComplete, Reason: terminal.Reason}
-	if terminal.Type == v1alpha1.JobComplete {
-		t := p.now
-		p.st.CompletionTime = &t
-		if c := p.job.Spec.Completions; c != nil && p.st.Succeeded > *c {
-			p.event(corev1.EventTypeWarning, "TooManySucceededPods", "Too many succeeded pods running after completion count reached")
-		}
-		p.event(corev1.EventTypeNormal, "Completed", "Job completed")
-	} else {
-		p.event(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
+	p.finish(p.st, &p.res)
+	p.requeueAfter(ttlAfterFinishing(p.job, !p.res.Finished.Succeeded))
+}
+
+// finish adds the terminal condition of the decision to st, and records in res what
+// follows from it: the finish and its events.
+func (p *pass) finish(st *v1alpha1.BatchJobStatus, res *Result) {
+	terminal := *p.decision
+	terminal.LastProbeTime, terminal.LastTransitionTime = p.now, p.now
+	terminal.Type = v1alpha1.JobFailed
+	if p.decision.Type == v1alpha1.JobSuccessCriteriaMet {
+		terminal.Type = v1alpha1.JobComplete
 	}
-	p.requeueAfter(ttlAfterFinishing(p.job, terminal.Type == v1alpha1.JobFailed))
+	ensureCondition(st, terminal)
+	res.Finished = &Finish{Succeeded: terminal.Type == v1alpha1.JobComplete, Reason: terminal.Reason}
+	event := func(typ, reason, msg string) {
+		res.Events = append(res.Events, Event{Type: typ, Reason: reason, Message: msg})
+	}
+	if terminal.Type != v1alpha1.JobComplete {
+		event(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
+		return
+	}
+	t := p.now
+	st.CompletionTime = &t
+	if c := p.job.Spec.Completions; c != nil && st.Succeeded > *c {
+		event(corev1.EventTypeWarning, "TooManySucceededPods", "Too many succeeded pods running after completion count reached")
+	}
+	event(corev1.EventTypeNormal, "Completed", "Job completed")
+}
+
+// afterRelease plans the write that follows this pass's finalizer removals when they are
+// all that keeps a decided job from its terminal condition: the released pods move from
+// the uncounted lists into the counters and the job finishes, in the same pass, as
+// upstream's flushUncountedAndRemoveFinalizers and enactJobFinished do in one sync. The
+// controller makes it only if every removal succeeded. Releases that do not finish the
+// job are counted by a later pass as before, folded into its write.
+func (p *pass) afterRelease() *Result {
+	if p.decision == nil || p.res.Finished != nil || p.res.MoreWork || len(p.res.RemoveFinalizers) == 0 ||
+		len(p.res.Create) > 0 || len(p.res.Delete) > 0 || p.terminating > 0 {
+		return nil
+	}
+	released := sets.New[types.UID]()
+	for _, pod := range p.res.RemoveFinalizers {
+		released.Insert(pod.UID)
+	}
+	for _, pod := range p.in.Pods {
+		if jobpod.HasFinalizer(pod) && !released.Has(pod.UID) {
+			return nil
+		}
+	}
+	st := p.res.Status.DeepCopy()
+	u := st.UncountedTerminatedPods
+	for _, uid := range append(slices.Clone(u.Succeeded), u.Failed...) {
+		if !released.Has(uid) {
+			return nil
+		}
+	}
+	rel := &Result{StatusChanged: true, Backoff: p.res.Backoff, PodsFinishedFailed: int32(len(u.Failed))}
+	if !p.indexed {
+		rel.PodsFinishedSucceeded = int32(len(u.Succeeded))
+		st.Succeeded += rel.PodsFinishedSucceeded
+	}
+	st.Failed += rel.PodsFinishedFailed
+	u.Succeeded, u.Failed = nil, nil
+	p.finish(st, rel)
+	v1alpha1.SetPrintFields(p.job, st, p.in.Now)
+	if p.unselected != nil {
+		st.CompletionsText = fmt.Sprintf("%d/%d", st.Succeeded, p.target())
+	}
+	rel.Status = *st
+	rel.RequeueAfter = ttlAfterFinishing(p.job, !rel.Finished.Succeeded)
+	return rel
 }
 
 // anyFinalizer reports whether a pod of the job still carries the tracking finalizer

@@ -66,7 +66,8 @@ type Finish struct {
 
 // Result is the plan for one pass. The controller carries it out in this order:
 // startup-failure pod conditions, deletions, creations (slow start), one status write (only if StatusChanged), finalizer
-// removals (only after the status write succeeded, or when none was needed), events.
+// removals (only after the status write succeeded, or when none was needed), events, and
+// the AfterRelease write when the removals let the job finish.
 type Result struct {
 	// Status is the complete new status, including printing fields.
 	Status v1alpha1.BatchJobStatus
@@ -88,6 +89,12 @@ type Result struct {
 
 	// RemoveFinalizers lists pods whose tracking finalizer must be removed once Status is stored.
 	RemoveFinalizers []*corev1.Pod
+
+	// AfterRelease, when set, is a second status write (with its events, finish, metrics
+	// and TTL timer) that the controller makes once every removal in RemoveFinalizers
+	// succeeded: the released pods counted and the terminal condition added. Its other
+	// fields are unset.
+	AfterRelease *Result
 
 	// Events are recorded after the status write succeeded.
 	Events []Event
