@@ -68,7 +68,8 @@ type Reconciler struct {
 	mem *jobMemory
 }
 
-// NewReconciler returns a Reconciler using the manager's clients and recorder.
+// NewReconciler returns a Reconciler using the manager's clients; SetupWithManager gives
+// it its event recorder unless one is set.
 func NewReconciler(mgr ctrl.Manager, opts Options) *Reconciler {
 	c := opts.Clock
 	if c == nil {
@@ -81,7 +82,6 @@ func NewReconciler(mgr ctrl.Manager, opts Options) *Reconciler {
 	return &Reconciler{
 		Client:            mgr.GetClient(),
 		APIReader:         mgr.GetAPIReader(),
-		Recorder:          newSimilarEvents(mgr.GetEventRecorder(ControllerName), c),
 		Clock:             c,
 		Plan:              plan.Plan,
 		PodFailureBackoff: opts.PodFailureBackoff,

@@ -110,6 +110,13 @@ func trimContainers(in []corev1.Container) []corev1.Container {
 // SetupWithManager registers the field index, the BatchJob reconciler and the orphan-pod
 // reconciler with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.Recorder == nil {
+		rec, err := newEventRecorder(mgr)
+		if err != nil {
+			return err
+		}
+		r.Recorder = newSimilarEvents(rec, r.Clock)
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, PodControllerUIDIndex, indexPodController); err != nil {
 		return err
 	}

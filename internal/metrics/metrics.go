@@ -92,6 +92,13 @@ var (
 		Namespace: namespace, Name: "status_writes_deferred_total",
 		Help: "Status writes of busy BatchJobs deferred to fold into a later write.",
 	})
+
+	// EventsDroppedTotal counts events not sent because too many were already waiting for
+	// the client budget, as upstream's event queue drops when full; no upstream twin.
+	EventsDroppedTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "events_dropped_total",
+		Help: "Events dropped because too many were waiting to be sent.",
+	})
 )
 
 func init() {
@@ -99,5 +106,6 @@ func init() {
 		SyncDuration, SyncsTotal, JobsFinishedTotal, PodsFinishedTotal,
 		PodFailuresHandledByFailurePolicy, PodsCreationTotal, FinishedIndexesTotal,
 		TerminatedPodsTrackingFinalizerTotal, TTLDeletionDuration, StatusWritesDeferredTotal,
+		EventsDroppedTotal,
 	)
 }
