@@ -167,6 +167,31 @@ func scrapeRequests(ctx context.Context, cs kubernetes.Interface) (map[string]fl
 	return out, sc.Err()
 }
 
+// eventsQuiet is how long no event may be written before the window closes.
+const eventsQuiet = 5 * time.Second
+
+// drainEvents waits, at most max, until kube-apiserver has received no event write
+// (any client, apiserver_request_total) for eventsQuiet.
+func drainEvents(ctx context.Context, cs kubernetes.Interface, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	last, quietSince := -1.0, time.Now()
+	for {
+		totals, err := scrapeRequests(ctx, cs)
+		if err != nil {
+			return err
+		}
+		n := totals["POST events"] + totals["PATCH events"]
+		now := time.Now()
+		if n != last {
+			last, quietSince = n, now
+		}
+		if now.Sub(quietSince) >= eventsQuiet || now.After(deadline) {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // delta is the growth of each counter.
 func delta(before, after map[string]float64) map[string]float64 {
 	out := map[string]float64{}
