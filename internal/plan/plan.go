@@ -145,26 +145,34 @@ func (p *pass) requeueAfter(d time.Duration) {
 	}
 }
 
-func (p *pass) event(typ, reason, msg string) {
-	p.res.Events = append(p.res.Events, Event{Type: typ, Reason: reason, Message: msg})
+func (p *pass) event(typ, reason, msg string) { p.res.addEvent(typ, reason, msg) }
+
+func (r *Result) addEvent(typ, reason, msg string) {
+	r.Events = append(r.Events, Event{Type: typ, Reason: reason, Message: msg})
 }
 
 // finishStatus fills the printing fields and decides whether a write is needed.
 func (p *pass) finishStatus() {
 	p.st.Active = p.activeCount
 	p.setNextPodCreationTime()
-	v1alpha1.SetPrintFields(p.job, p.st, p.in.Now)
-	if p.st.State == v1alpha1.StateRunning {
-		p.st.State = p.runState()
-	}
-	if p.unselected != nil {
-		p.st.CompletionsText = fmt.Sprintf("%d/%d", p.st.Succeeded, p.target())
-	}
+	p.setPrintFields(p.st)
 	p.res.Status = *p.st
 	p.res.StatusChanged = !statusEqual(&p.in.Job.Status, p.st)
 	p.res.RequeueAfter = p.requeue
 	if len(p.res.Create) > 0 {
 		p.res.CreateReason = p.createReason()
+	}
+}
+
+// setPrintFields fills the printing fields of st, refining Running by what the pods show
+// and counting only the selected indexes when spec.completionIndexes is set.
+func (p *pass) setPrintFields(st *v1alpha1.BatchJobStatus) {
+	v1alpha1.SetPrintFields(p.job, st, p.in.Now)
+	if st.State == v1alpha1.StateRunning {
+		st.State = p.runState()
+	}
+	if p.unselected != nil {
+		st.CompletionsText = fmt.Sprintf("%d/%d", st.Succeeded, p.target())
 	}
 }
 

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -184,19 +183,16 @@ func (p *pass) finish(st *v1alpha1.BatchJobStatus, res *Result) {
 	}
 	ensureCondition(st, terminal)
 	res.Finished = &Finish{Succeeded: terminal.Type == v1alpha1.JobComplete, Reason: terminal.Reason}
-	event := func(typ, reason, msg string) {
-		res.Events = append(res.Events, Event{Type: typ, Reason: reason, Message: msg})
-	}
 	if terminal.Type != v1alpha1.JobComplete {
-		event(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
+		res.addEvent(corev1.EventTypeWarning, terminal.Reason, terminal.Message)
 		return
 	}
 	t := p.now
 	st.CompletionTime = &t
 	if c := p.job.Spec.Completions; c != nil && st.Succeeded > *c {
-		event(corev1.EventTypeWarning, "TooManySucceededPods", "Too many succeeded pods running after completion count reached")
+		res.addEvent(corev1.EventTypeWarning, "TooManySucceededPods", "Too many succeeded pods running after completion count reached")
 	}
-	event(corev1.EventTypeNormal, "Completed", "Job completed")
+	res.addEvent(corev1.EventTypeNormal, "Completed", "Job completed")
 }
 
 // afterRelease plans the write that follows this pass's finalizer removals when they are
@@ -219,13 +215,10 @@ func (p *pass) afterRelease() *Result {
 			return nil
 		}
 	}
+	// Every UID still uncounted is a pod that keeps its finalizer (countRemovedFinalizers)
+	// or one recorded in this pass, so all of them are being released.
 	st := p.res.Status.DeepCopy()
 	u := st.UncountedTerminatedPods
-	for _, uid := range append(slices.Clone(u.Succeeded), u.Failed...) {
-		if !released.Has(uid) {
-			return nil
-		}
-	}
 	rel := &Result{StatusChanged: true, Backoff: p.res.Backoff, PodsFinishedFailed: int32(len(u.Failed))}
 	if !p.indexed {
 		rel.PodsFinishedSucceeded = int32(len(u.Succeeded))
@@ -234,10 +227,7 @@ func (p *pass) afterRelease() *Result {
 	st.Failed += rel.PodsFinishedFailed
 	u.Succeeded, u.Failed = nil, nil
 	p.finish(st, rel)
-	v1alpha1.SetPrintFields(p.job, st, p.in.Now)
-	if p.unselected != nil {
-		st.CompletionsText = fmt.Sprintf("%d/%d", st.Succeeded, p.target())
-	}
+	p.setPrintFields(st)
 	rel.Status = *st
 	rel.RequeueAfter = ttlAfterFinishing(p.job, !rel.Finished.Succeeded)
 	return rel
